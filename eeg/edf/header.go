@@ -46,7 +46,7 @@ var signalFields = [...]struct {
 // MaxRecordBytes bounds the size of one data record. The reader holds at
 // least one record in memory while reading; larger records are refused
 // rather than allocated.
-const MaxRecordBytes = 256 << 20
+const MaxRecordBytes = 64 << 20
 
 // maxSignals bounds the signal count (the header-size field has 8 digits).
 const maxSignals = 99999999/256 - 1
