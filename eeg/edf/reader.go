@@ -391,9 +391,23 @@ func decode16[T sample](dst []T, src []byte, lo, hi int32, gain, bias float64, p
 		}
 		return
 	}
-	for i := range dst {
+	off := gain * bias
+	i := 0
+	for ; i+4 <= len(dst); i += 4 {
+		s := src[2*i : 2*i+8 : 2*i+8]
+		d0 := int32(int16(uint16(s[0]) | uint16(s[1])<<8))
+		d1 := int32(int16(uint16(s[2]) | uint16(s[3])<<8))
+		d2 := int32(int16(uint16(s[4]) | uint16(s[5])<<8))
+		d3 := int32(int16(uint16(s[6]) | uint16(s[7])<<8))
+		o := dst[i : i+4 : i+4]
+		o[0] = T(gain*float64(min(max(d0, lo), hi)) + off)
+		o[1] = T(gain*float64(min(max(d1, lo), hi)) + off)
+		o[2] = T(gain*float64(min(max(d2, lo), hi)) + off)
+		o[3] = T(gain*float64(min(max(d3, lo), hi)) + off)
+	}
+	for ; i < len(dst); i++ {
 		d := int32(int16(uint16(src[2*i]) | uint16(src[2*i+1])<<8))
-		dst[i] = T(gain * (float64(min(max(d, lo), hi)) + bias))
+		dst[i] = T(gain*float64(min(max(d, lo), hi)) + off)
 	}
 }
 
