@@ -179,7 +179,7 @@ func TestVerifyProblems(t *testing.T) {
 		{name: "no seizures", recs: []testRec{{"train", "p1", "a", 30, nil}, {"dev", "p2", "b", 30, []Interval{{1, 2}}}},
 			want: []string{"split train: no window contains a seizure"}},
 		{name: "leak", recs: []testRec{{"train", "p1", "a", 30, []Interval{{1, 9}}}, {"dev", "p1", "b", 30, []Interval{{1, 2}}}},
-			want: []string{"patient p1 (dev, train) is in more than one split"}},
+			want: []string{"not patient-disjoint: 1 patients in more than one split: p1 (train, dev)"}},
 		{name: "data corrupted", damage: func(t *testing.T, dir string, m *Manifest) {
 			p := filepath.Join(dir, m.Recordings[1].File)
 			b, _ := os.ReadFile(p)

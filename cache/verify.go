@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/pipeml/pipe/eeg/tusz"
 )
 
 // VerifyConfig configures Verify.
@@ -138,27 +140,12 @@ func Verify(ctx context.Context, cfg VerifyConfig, prog Progress) (*VerifyReport
 			problem("split %s: no window contains a seizure (labels missing?)", s)
 		}
 	}
-	patients := map[string]map[string]bool{}
-	for _, r := range m.Recordings {
-		if patients[r.Patient] == nil {
-			patients[r.Patient] = map[string]bool{}
-		}
-		patients[r.Patient][r.Split] = true
+	split := make([]tusz.Recording, len(m.Recordings))
+	for i, r := range m.Recordings {
+		split[i] = tusz.Recording{Split: r.Split, Patient: r.Patient}
 	}
-	var leaks []string
-	for p, s := range patients {
-		if len(s) > 1 {
-			var l []string
-			for split := range s {
-				l = append(l, split)
-			}
-			sort.Strings(l)
-			leaks = append(leaks, fmt.Sprintf("%s (%s)", p, strings.Join(l, ", ")))
-		}
-	}
-	sort.Strings(leaks)
-	for _, l := range leaks {
-		problem("patient %s is in more than one split", l)
+	if err := tusz.CheckPatientDisjoint(split); err != nil {
+		problem("%v", err)
 	}
 	rep.Notes = append(rep.Notes, orphanFiles(cfg.Dir, m)...)
 	short := 0
