@@ -1,9 +1,10 @@
 package dsp
 
 import (
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pipeml/pipe/internal/cputime"
 )
 
 // Benchmarks report input samples per second of one channel, the unit of
@@ -11,27 +12,18 @@ import (
 // 17.5 M samples), both per wall second and per CPU second of the process:
 // on a shared machine the latter is the stable figure.
 
-// cpuTime is the user+system CPU time of the process.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // cpuTimer measures CPU time from the benchmark's reset.
 type cpuTimer struct{ start time.Duration }
 
 func startCPU(b *testing.B) *cpuTimer {
 	b.ResetTimer()
-	return &cpuTimer{start: cpuTime()}
+	return &cpuTimer{start: cputime.Process()}
 }
 
 func (c *cpuTimer) report(b *testing.B, samplesPerOp int) {
 	n := float64(samplesPerOp) * float64(b.N)
 	b.ReportMetric(n/b.Elapsed().Seconds(), "samples/s")
-	if cpu := (cpuTime() - c.start).Seconds(); cpu > 0 {
+	if cpu := (cputime.Process() - c.start).Seconds(); cpu > 0 {
 		b.ReportMetric(n/cpu, "samples/cpu-s")
 	}
 }
@@ -82,4 +74,36 @@ func BenchmarkZeroPhaseBandpass(b *testing.B) {
 		out = z.Process(out[:0], x)
 	}
 	c.report(b, len(x))
+}
+
+func BenchmarkSOSBankBandpass19(b *testing.B) {
+	sos, _ := Butter(3, Bandpass, 0.5, 120, 256)
+	bank, _ := NewSOSBank(sos, 19)
+	x := make([][]float64, 19)
+	for i := range x {
+		x[i] = testSignal(1<<14, 256, uint64(i))
+	}
+	c := startCPU(b)
+	for i := 0; i < b.N; i++ {
+		bank.Process(x)
+	}
+	c.report(b, 19<<14)
+}
+
+func BenchmarkSOSFilterBandpass19(b *testing.B) {
+	sos, _ := Butter(3, Bandpass, 0.5, 120, 256)
+	var fs []*SOSFilter
+	x := make([][]float64, 19)
+	for i := range x {
+		x[i] = testSignal(1<<14, 256, uint64(i))
+		f, _ := NewSOSFilter(sos)
+		fs = append(fs, f)
+	}
+	c := startCPU(b)
+	for i := 0; i < b.N; i++ {
+		for k, f := range fs {
+			f.Process(x[k], x[k])
+		}
+	}
+	c.report(b, 19<<14)
 }

@@ -398,8 +398,8 @@ func TestStatsMatchNumpy(t *testing.T) {
 		for j := 0; j < len(c.X); j += 97 {
 			m.Add(c.X[j:min(len(c.X), j+97)])
 		}
-		if math.Abs(m.Mean-c.Mean) > 1e-12*math.Max(1, math.Abs(c.Mean)) || math.Abs(m.Std()-c.Std) > 1e-12*c.Std {
-			t.Errorf("case %d: mean %v std %v, numpy %v %v", i, m.Mean, m.Std(), c.Mean, c.Std)
+		if math.Abs(m.Mean()-c.Mean) > 1e-12*math.Max(1, math.Abs(c.Mean)) || math.Abs(m.Std()-c.Std) > 1e-12*c.Std {
+			t.Errorf("case %d: mean %v std %v, numpy %v %v", i, m.Mean(), m.Std(), c.Mean, c.Std)
 		}
 		q := NewQuantiles()
 		q.Add(c.X)
@@ -417,8 +417,18 @@ func TestStatsMatchNumpy(t *testing.T) {
 func TestMomentsIgnoresNonFinite(t *testing.T) {
 	var m Moments
 	m.Add([]float64{1, math.NaN(), 3, math.Inf(1)})
-	if m.N != 2 || m.Mean != 2 || m.Std() != 1 || m.NonFinite != 2 {
-		t.Fatalf("got %+v std %v", m, m.Std())
+	if m.N() != 2 || m.Mean() != 2 || m.Std() != 1 || m.NonFinite() != 2 {
+		t.Fatalf("got n %d mean %v std %v non-finite %d", m.N(), m.Mean(), m.Std(), m.NonFinite())
+	}
+	// Chunking does not change the result, bit for bit.
+	x := testSignal(20000, 256, 4)
+	var a, b Moments
+	a.Add(x)
+	for i := 0; i < len(x); i += 777 {
+		b.Add(x[i:min(len(x), i+777)])
+	}
+	if a.Mean() != b.Mean() || a.Std() != b.Std() || a.N() != 20000 {
+		t.Fatalf("chunked moments differ: %v %v vs %v %v", a.Mean(), a.Std(), b.Mean(), b.Std())
 	}
 	q := NewQuantiles()
 	if !math.IsNaN(q.Quantile(0.5)) {
@@ -474,5 +484,37 @@ func TestInnerLoopsDoNotAllocate(t *testing.T) {
 	}
 	if a := testing.AllocsPerRun(20, func() { zout = z.Process(zout[:0], x) }); a != 0 {
 		t.Errorf("ZeroPhase.Process: %v allocations per call", a)
+	}
+}
+
+func TestSOSBankMatchesFilters(t *testing.T) {
+	sos, _ := Butter(3, Bandpass, 0.5, 120, 256)
+	for _, nch := range []int{1, 2, 5} {
+		bank, err := NewSOSBank(sos, nch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := make([][]float64, nch)
+		var want [][]float64
+		for c := range x {
+			x[c] = testSignal(3000, 256, uint64(c))
+			bank.SetSteadyState(c, x[c][0])
+			w, _ := SOSFiltSteady(sos, x[c])
+			want = append(want, w)
+		}
+		for i := 0; i < 3000; i += 1000 {
+			chunk := make([][]float64, nch)
+			for c := range x {
+				chunk[c] = x[c][i : i+1000]
+			}
+			bank.Process(chunk)
+		}
+		for c := range x {
+			for i := range x[c] {
+				if x[c][i] != want[c][i] {
+					t.Fatalf("%d channels: channel %d sample %d: bank %v, filter %v", nch, c, i, x[c][i], want[c][i])
+				}
+			}
+		}
 	}
 }

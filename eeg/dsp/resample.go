@@ -164,6 +164,10 @@ type Polyphase struct {
 	maxTaps    int
 	halfLen    int
 	filterTaps int
+	// per output sample, the newest input index advances by stepN and the
+	// phase by stepPhi (modulo up)
+	stepN   int64
+	stepPhi int
 }
 
 // NewPolyphase designs the filter bank for resampling by up/down (reduced by
@@ -177,7 +181,7 @@ func NewPolyphase(up, down int) (*Polyphase, error) {
 	}
 	g := gcd(up, down)
 	up, down = up/g, down/g
-	p := &Polyphase{up: up, down: down}
+	p := &Polyphase{up: up, down: down, stepN: int64(down / up), stepPhi: down % up}
 	if up == 1 && down == 1 {
 		return p, nil
 	}
@@ -271,8 +275,8 @@ func (r *Resampler) Reset() {
 func (r *Resampler) advance() {
 	p := r.p
 	r.m++
-	r.curN += int64(p.down / p.up)
-	r.curPhi += p.down % p.up
+	r.curN += p.stepN
+	r.curPhi += p.stepPhi
 	if r.curPhi >= p.up {
 		r.curPhi -= p.up
 		r.curN++

@@ -4,67 +4,94 @@ import (
 	"math"
 )
 
-// Moments accumulates count, mean and the sum of squared deviations of a
-// stream of values (Chan et al.'s pairwise update, chunk by chunk), giving
-// mean and population standard deviation (numpy's x.mean(), x.std()) to
-// about 1e-13 relative however long the stream. The zero value is empty.
-// Non-finite values are counted in NonFinite and otherwise ignored.
+// momentsBlock is the block size of Moments: values are summed in blocks of
+// this many, whatever the sizes of the slices passed to Add, so the result
+// does not depend on how a stream is chunked.
+const momentsBlock = 4096
+
+// Moments accumulates the count, mean and population standard deviation of
+// a stream of values (numpy's x.mean(), x.std()): each block of 4096 values
+// is summed in two passes and the blocks are merged with Chan et al.'s
+// pairwise update, accurate to about 1e-13 relative however long the stream,
+// and bit-for-bit independent of how the stream is cut into slices for Add.
+// Non-finite values are counted by NonFinite and otherwise ignored. The
+// zero value is empty.
 type Moments struct {
-	N         int64
-	Mean      float64
-	M2        float64 // sum of squared deviations from Mean
-	NonFinite int64
+	n         int64
+	mean      float64
+	m2        float64 // sum of squared deviations from mean
+	nonFinite int64
+	pending   []float64
 }
 
 // Add accumulates x.
 func (m *Moments) Add(x []float64) {
-	// Two passes over the chunk, then merge.
-	var n int64
-	sum := 0.0
 	for _, v := range x {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			m.NonFinite++
+			m.nonFinite++
 			continue
 		}
-		sum += v
-		n++
-	}
-	if n == 0 {
-		return
-	}
-	mean := sum / float64(n)
-	m2, comp := 0.0, 0.0
-	for _, v := range x {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			continue
+		if m.pending == nil {
+			m.pending = make([]float64, 0, momentsBlock)
 		}
-		d := v - mean
-		m2 += d * d
-		comp += d
+		m.pending = append(m.pending, v)
+		if len(m.pending) == momentsBlock {
+			m.n, m.mean, m.m2 = merge(m.n, m.mean, m.m2, m.pending)
+			m.pending = m.pending[:0]
+		}
 	}
-	m2 -= comp * comp / float64(n) // corrects the rounding of mean
-	mean += comp / float64(n)
-	m.merge(n, mean, m2)
 }
 
-func (m *Moments) merge(n int64, mean, m2 float64) {
-	if m.N == 0 {
-		m.N, m.Mean, m.M2 = n, mean, m2
-		return
+// merge adds the block x to the accumulated (n, mean, m2).
+func merge(n int64, mean, m2 float64, x []float64) (int64, float64, float64) {
+	if len(x) == 0 {
+		return n, mean, m2
 	}
-	tot := m.N + n
-	d := mean - m.Mean
-	m.Mean += d * float64(n) / float64(tot)
-	m.M2 += m2 + d*d*float64(m.N)*float64(n)/float64(tot)
-	m.N = tot
+	sum := 0.0
+	for _, v := range x {
+		sum += v
+	}
+	bn := int64(len(x))
+	bmean := sum / float64(bn)
+	bm2, comp := 0.0, 0.0
+	for _, v := range x {
+		d := v - bmean
+		bm2 += d * d
+		comp += d
+	}
+	bm2 -= comp * comp / float64(bn) // corrects the rounding of bmean
+	bmean += comp / float64(bn)
+	if n == 0 {
+		return bn, bmean, bm2
+	}
+	tot := n + bn
+	d := bmean - mean
+	return tot, mean + d*float64(bn)/float64(tot), m2 + bm2 + d*d*float64(n)*float64(bn)/float64(tot)
+}
+
+func (m *Moments) total() (int64, float64, float64) {
+	return merge(m.n, m.mean, m.m2, m.pending)
+}
+
+// N returns the number of finite values seen.
+func (m *Moments) N() int64 { return m.n + int64(len(m.pending)) }
+
+// NonFinite returns the number of NaN and infinite values seen (ignored).
+func (m *Moments) NonFinite() int64 { return m.nonFinite }
+
+// Mean returns the mean; 0 when empty.
+func (m *Moments) Mean() float64 {
+	_, mean, _ := m.total()
+	return mean
 }
 
 // Std returns the population standard deviation (ddof = 0); 0 when empty.
 func (m *Moments) Std() float64 {
-	if m.N == 0 {
+	n, _, m2 := m.total()
+	if n == 0 {
 		return 0
 	}
-	return math.Sqrt(math.Max(m.M2, 0) / float64(m.N))
+	return math.Sqrt(math.Max(m2, 0) / float64(n))
 }
 
 // quantileBins is the number of histogram bins of Quantiles: one per value

@@ -155,8 +155,9 @@ func (z *ZeroPhase) emitBlocks(dst []float64) []float64 {
 		dst = append(dst, out[:z.block]...)
 		z.emitted += int64(z.block)
 	}
-	// Drop forward outputs that are no longer needed.
-	if drop := int(z.emitted - z.ybase); drop > 0 && drop >= len(z.ybuf)/2 {
+	// Drop forward outputs that are no longer needed (after every emitted
+	// block: the copy is at most Lookahead + Block samples).
+	if drop := int(z.emitted - z.ybase); drop >= z.block {
 		n := copy(z.ybuf, z.ybuf[drop:])
 		z.ybuf = z.ybuf[:n]
 		z.ybase = z.emitted
