@@ -1,0 +1,345 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pipeml/pipe/eeg/annot"
+	"github.com/pipeml/pipe/eeg/edf"
+	"github.com/pipeml/pipe/eeg/edf/edftest"
+	"github.com/pipeml/pipe/eeg/preprocess"
+)
+
+// tuhLabels are the 19 electrodes in TUH file order.
+var tuhLabels = []string{"FP1", "FP2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8", "T3", "T4", "T5", "T6", "FZ", "CZ", "PZ"}
+
+// corpusRec describes one synthetic TUSZ recording.
+type corpusRec struct {
+	split, patient, session, token string
+	seconds                        int
+	seizures                       [][2]float64
+	// damage
+	dropChannels int    // leave out the last n electrodes
+	truncate     int    // cut this many bytes off the EDF
+	csvbi        string // replace the csv_bi content
+	csvDuration  float64
+}
+
+func (c corpusRec) base() string { return c.patient + "_" + c.session + "_" + c.token }
+
+// writeCorpusRec writes one recording (EDF at 250 Hz in µV with TUH labels,
+// and its csv_bi) under root in the TUSZ layout.
+func writeCorpusRec(t testing.TB, root string, c corpusRec) string {
+	t.Helper()
+	dir := filepath.Join(root, c.split, c.patient, c.session+"_2015", "01_tcp_ar")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	labels := tuhLabels[:len(tuhLabels)-c.dropChannels]
+	spec := edf.FileSpec{Format: edf.EDF, Patient: c.patient, Recording: "synthetic", Start: time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC), RecordDuration: time.Second}
+	for _, l := range labels {
+		spec.Signals = append(spec.Signals, edf.SignalSpec{Label: "EEG " + l + "-REF", Unit: "uV",
+			PhysicalMin: -4999.84, PhysicalMax: 4999.847, DigitalMin: -32767, DigitalMax: 32767, SamplesPerRecord: 250})
+	}
+	spec.Signals = append(spec.Signals, edf.SignalSpec{Label: "IBI", Unit: "sec", PhysicalMin: -3276.7, PhysicalMax: 3276.7, DigitalMin: -32767, DigitalMax: 32767, SamplesPerRecord: 1})
+	path := filepath.Join(dir, c.base()+".edf")
+	w, err := edf.Create(path, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(uint64(len(c.base())), uint64(c.seconds)))
+	n := c.seconds * 250
+	data := make([][]float64, len(spec.Signals))
+	for i := range labels {
+		x := make([]float64, n)
+		for j := range x {
+			tt := float64(j) / 250
+			x[j] = 20*math.Sin(2*math.Pi*9.8*tt+float64(i)) + 10*rng.NormFloat64() + 30
+			for _, s := range c.seizures {
+				if tt >= s[0] && tt < s[1] {
+					x[j] += 150 * math.Sin(2*math.Pi*4*tt)
+				}
+			}
+		}
+		data[i] = x
+	}
+	data[len(labels)] = make([]float64, c.seconds)
+	if err := w.WritePhysical(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if c.truncate > 0 {
+		st, _ := os.Stat(path)
+		if err := os.Truncate(path, st.Size()-int64(c.truncate)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := &annot.File{Duration: float64(c.seconds), Bname: c.base()}
+	if c.csvDuration > 0 {
+		f.Duration = c.csvDuration
+	}
+	at := 0.0
+	for _, s := range c.seizures {
+		if s[0] > at {
+			f.Events = append(f.Events, annot.Event{Channel: annot.Term, Start: at, Stop: s[0], Label: annot.Background, Confidence: 1})
+		}
+		f.Events = append(f.Events, annot.Event{Channel: annot.Term, Start: s[0], Stop: s[1], Label: "fnsz", Confidence: 1})
+		at = s[1]
+	}
+	if at < f.Duration {
+		f.Events = append(f.Events, annot.Event{Channel: annot.Term, Start: at, Stop: f.Duration, Label: annot.Background, Confidence: 1})
+	}
+	csv := filepath.Join(dir, c.base()+".csv_bi")
+	if c.csvbi != "" {
+		if err := os.WriteFile(csv, []byte(c.csvbi), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	} else if err := annot.WriteFile(csv, f); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func goodCorpus() []corpusRec {
+	return []corpusRec{
+		{split: "train", patient: "aaaaaaaa", session: "s001", token: "t000", seconds: 90, seizures: [][2]float64{{20, 45}}},
+		{split: "train", patient: "aaaaaaaa", session: "s001", token: "t001", seconds: 75},
+		{split: "train", patient: "aaaaaaab", session: "s002", token: "t000", seconds: 30}, // shorter than a window
+		{split: "dev", patient: "aaaaaaac", session: "s001", token: "t000", seconds: 80, seizures: [][2]float64{{5, 15}, {60, 70}}},
+		{split: "eval", patient: "aaaaaaad", session: "s001", token: "t000", seconds: 70, seizures: [][2]float64{{30, 40}}},
+	}
+}
+
+func badCorpus() []corpusRec {
+	return []corpusRec{
+		{split: "train", patient: "aaaaaaae", session: "s001", token: "t000", seconds: 70, truncate: 3000},
+		{split: "train", patient: "aaaaaaae", session: "s001", token: "t001", seconds: 70, dropChannels: 5},
+		{split: "train", patient: "aaaaaaae", session: "s001", token: "t002", seconds: 70, csvbi: "# version = csv_v1.0.0\n# duration = 70.00 secs\n#\nchannel,start_time,stop_time,label,confidence\nTERM,0.0,seiz\n"},
+		{split: "train", patient: "aaaaaaae", session: "s001", token: "t003", seconds: 70, seizures: [][2]float64{{60, 95}}, csvDuration: 70},
+		{split: "train", patient: "aaaaaaae", session: "s001", token: "t004", seconds: 70, csvDuration: 1831},
+	}
+}
+
+func makeCorpus(t testing.TB, recs []corpusRec) string {
+	root := t.TempDir()
+	for _, split := range []string{"train", "dev", "eval"} {
+		os.MkdirAll(filepath.Join(root, split), 0o755)
+	}
+	for _, r := range recs {
+		writeCorpusRec(t, root, r)
+	}
+	return root
+}
+
+type countProgress struct {
+	total, done atomic.Int64
+	status      atomic.Value
+}
+
+func (p *countProgress) Total(n int64, unit string) { p.total.Store(n) }
+func (p *countProgress) Add(n int64)                { p.done.Add(n) }
+func (p *countProgress) Status(s string)            { p.status.Store(s) }
+
+func testPopulateConfig(src, dir string) PopulateConfig {
+	return PopulateConfig{Source: src, Dir: dir, Workers: 2, OnError: OnErrorSkip, Preprocess: preprocess.DefaultConfig()}
+}
+
+// TestPopulate builds a cache from a synthetic corpus with good and bad
+// recordings, verifies it, reads windows, and reruns it.
+func TestPopulate(t *testing.T) {
+	src := makeCorpus(t, append(goodCorpus(), badCorpus()...))
+	dir := filepath.Join(t.TempDir(), "cache")
+	prog := &countProgress{}
+	var log strings.Builder
+	res, err := Populate(context.Background(), testPopulateConfig(src, dir), prog, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := res.Manifest
+	if res.Built != 5 || res.Reused != 0 || res.Short != 1 || len(m.Recordings) != 5 || prog.done.Load() != 10 || prog.total.Load() != 10 {
+		t.Fatalf("built %d reused %d short %d, %d recordings, progress %d/%d", res.Built, res.Reused, res.Short, len(m.Recordings), prog.done.Load(), prog.total.Load())
+	}
+	// 90 s at 256 Hz: (23040-15360)/2560+1 = 4 windows; 75 s: 2; 30 s: 0; 80 s: 3; 70 s: 2.
+	if m.Windows != 4+2+0+3+2 || m.Splits["train"].Recordings != 3 || m.Splits["dev"].SeizureWindows == 0 {
+		t.Errorf("windows %d, splits %+v", m.Windows, m.Splits)
+	}
+	if len(m.Channels) != 19 || m.Channels[0] != "Fp1" || m.Rate != 256 {
+		t.Errorf("channels %v rate %g", m.Channels, m.Rate)
+	}
+	// The quarantine names each bad file and why.
+	q, err := ReadQuarantine(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]string{}
+	for _, e := range q {
+		reasons[e.ID] = e.Reason
+	}
+	for id, want := range map[string]string{
+		"aaaaaaae_s001_t000": "truncated: the header declares 70 data records",
+		"aaaaaaae_s001_t001": "missing",
+		"aaaaaaae_s001_t002": "csv_bi:5: record has 3 comma-separated fields",
+		"aaaaaaae_s001_t003": `annotation "fnsz" at 60.0000–95.0000 s`,
+		"aaaaaaae_s001_t004": "holds 70.00 s of data but aaaaaaae_s001_t004.csv_bi says the recording lasts 1831.00 s",
+	} {
+		if !strings.Contains(reasons[id], want) {
+			t.Errorf("quarantine %s: %q, want %q", id, reasons[id], want)
+		}
+	}
+	if len(q) != 5 || !strings.Contains(log.String(), "5 quarantined") {
+		t.Errorf("%d quarantined; log:\n%s", len(q), log.String())
+	}
+	// No temporary or partial files.
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if strings.Contains(filepath.Base(p), ".tmp-") || strings.Contains(p, "aaaaaaae") {
+			t.Errorf("left behind: %s", p)
+		}
+		return nil
+	})
+
+	if _, err := Verify(context.Background(), VerifyConfig{Dir: dir, Expect: map[string]int{"train": 3, "dev": 1, "eval": 1}}, NopProgress{}); err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+
+	// Windows hold z-scored, clipped data; the seizure windows are louder.
+	d, err := OpenDataset(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]float32, 19*d.WindowSamples())
+	for i := 0; i < d.Len(); i++ {
+		if err := d.ReadWindow(i, buf); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range buf {
+			if !(math.Abs(float64(v)) <= 10) {
+				t.Fatalf("window %d: value %g outside the clip range", i, v)
+			}
+		}
+	}
+	d.Close()
+
+	// A rerun reuses everything; touching a file (same content) too.
+	now := time.Now().Add(time.Hour)
+	os.Chtimes(filepath.Join(src, "dev", "aaaaaaac", "s001_2015", "01_tcp_ar", "aaaaaaac_s001_t000.edf"), now, now)
+	res2, err := Populate(context.Background(), testPopulateConfig(src, dir), NopProgress{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res2.Built != 0 || res2.Reused != 5 {
+		t.Errorf("rerun built %d reused %d", res2.Built, res2.Reused)
+	}
+	// Changed content is rebuilt; so is everything when parameters change.
+	writeCorpusRec(t, src, corpusRec{split: "eval", patient: "aaaaaaad", session: "s001", token: "t000", seconds: 72, seizures: [][2]float64{{30, 40}}})
+	res3, err := Populate(context.Background(), testPopulateConfig(src, dir), NopProgress{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res3.Built != 1 || res3.Reused != 4 {
+		t.Errorf("after a source change: built %d reused %d", res3.Built, res3.Reused)
+	}
+	cfg := testPopulateConfig(src, dir)
+	cfg.Encoding = EncodingFloat16
+	cfg.WindowS, cfg.StrideS = 20, 5
+	res4, err := Populate(context.Background(), cfg, NopProgress{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res4.Built != 5 || res4.Manifest.WindowSamples != 20*256 || res4.Short != 0 {
+		t.Errorf("after a parameter change: built %d, window %d, short %d", res4.Built, res4.Manifest.WindowSamples, res4.Short)
+	}
+	if _, err := Verify(context.Background(), VerifyConfig{Dir: dir}, NopProgress{}); err != nil {
+		t.Errorf("verify after rebuild: %v", err)
+	}
+}
+
+// TestPopulateFail: with on_error = "fail" the first bad recording stops the
+// run with an error naming the file and the cause; complete files remain
+// for the next run and nothing partial is left.
+func TestPopulateFail(t *testing.T) {
+	src := makeCorpus(t, append(goodCorpus()[:2], badCorpus()[0]))
+	dir := filepath.Join(t.TempDir(), "cache")
+	cfg := testPopulateConfig(src, dir)
+	cfg.OnError = OnErrorFail
+	_, err := Populate(context.Background(), cfg, NopProgress{}, nil)
+	var re *RecordingError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "aaaaaaae_s001_t000.edf: truncated") || !strings.Contains(err.Error(), `on_error = "skip"`) {
+		t.Fatalf("error %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ManifestName)); !os.IsNotExist(err) {
+		t.Errorf("manifest written by a failed run: %v", err)
+	}
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if strings.Contains(filepath.Base(p), ".tmp-") {
+			t.Errorf("left behind: %s", p)
+		}
+		return nil
+	})
+	// Cancellation stops the run promptly with the context's error.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Populate(ctx, testPopulateConfig(src, filepath.Join(t.TempDir(), "c2")), NopProgress{}, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled run: %v", err)
+	}
+}
+
+// TestPopulateConfigErrors checks configuration validation.
+func TestPopulateConfigErrors(t *testing.T) {
+	for _, c := range []struct {
+		mod  func(*PopulateConfig)
+		want string
+	}{
+		{func(c *PopulateConfig) { c.OnError = "ignore" }, `on_error "ignore"`},
+		{func(c *PopulateConfig) { c.WindowS = 0.001 }, "window_s = 0.001 s is not a positive whole number of samples"},
+		{func(c *PopulateConfig) { c.StrideS = -1 }, "stride_s"},
+		{func(c *PopulateConfig) { c.Encoding = "int8" }, `unknown encoding "int8"`},
+		{func(c *PopulateConfig) { c.Splits = []string{"test"} }, `unknown split "test"`},
+		{func(c *PopulateConfig) { c.Source = filepath.Join(c.Source, "nope") }, "split directory"},
+		{func(c *PopulateConfig) { c.LimitFiles = -1 }, "limit_files"},
+	} {
+		cfg := testPopulateConfig(t.TempDir(), t.TempDir())
+		for _, s := range []string{"train", "dev", "eval"} {
+			os.MkdirAll(filepath.Join(cfg.Source, s), 0o755)
+		}
+		c.mod(&cfg)
+		if _, err := Populate(context.Background(), cfg, NopProgress{}, nil); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("error %v, want %q", err, c.want)
+		}
+	}
+}
+
+// TestPopulateSharedStubs runs on the real TUSZ layout in ../shared, whose
+// EDF files are 2 s stubs: every recording is quarantined with its short
+// length in the reason, nothing crashes.
+func TestPopulateSharedStubs(t *testing.T) {
+	src := edftest.SharedDir(t, "data", "tusz_layout", "tuh")
+	dir := t.TempDir()
+	cfg := testPopulateConfig(src, dir)
+	cfg.LimitFiles = 6
+	res, err := Populate(context.Background(), cfg, NopProgress{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Manifest.Recordings) != 0 || len(res.Quarantine) != 18 {
+		t.Fatalf("%d recordings, %d quarantined", len(res.Manifest.Recordings), len(res.Quarantine))
+	}
+	for _, q := range res.Quarantine {
+		if !strings.Contains(q.Reason, "holds 2.00 s of data but") {
+			t.Errorf("%s: %s", q.EDF, q.Reason)
+		}
+	}
+	cfg.OnError = OnErrorFail
+	if _, err := Populate(context.Background(), cfg, NopProgress{}, nil); err == nil || !strings.Contains(err.Error(), "holds 2.00 s of data") {
+		t.Errorf("fail mode: %v", err)
+	}
+}
