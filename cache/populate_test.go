@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,134 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pipeml/pipe/eeg/annot"
-	"github.com/pipeml/pipe/eeg/edf"
+	"github.com/pipeml/pipe/cache/cachetest"
 	"github.com/pipeml/pipe/eeg/edf/edftest"
 	"github.com/pipeml/pipe/eeg/preprocess"
 )
-
-// tuhLabels are the 19 electrodes in TUH file order.
-var tuhLabels = []string{"FP1", "FP2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8", "T3", "T4", "T5", "T6", "FZ", "CZ", "PZ"}
-
-// corpusRec describes one synthetic TUSZ recording.
-type corpusRec struct {
-	split, patient, session, token string
-	seconds                        int
-	seizures                       [][2]float64
-	// damage
-	dropChannels int    // leave out the last n electrodes
-	truncate     int    // cut this many bytes off the EDF
-	csvbi        string // replace the csv_bi content
-	csvDuration  float64
-}
-
-func (c corpusRec) base() string { return c.patient + "_" + c.session + "_" + c.token }
-
-// writeCorpusRec writes one recording (EDF at 250 Hz in µV with TUH labels,
-// and its csv_bi) under root in the TUSZ layout.
-func writeCorpusRec(t testing.TB, root string, c corpusRec) string {
-	t.Helper()
-	dir := filepath.Join(root, c.split, c.patient, c.session+"_2015", "01_tcp_ar")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	labels := tuhLabels[:len(tuhLabels)-c.dropChannels]
-	spec := edf.FileSpec{Format: edf.EDF, Patient: c.patient, Recording: "synthetic", Start: time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC), RecordDuration: time.Second}
-	for _, l := range labels {
-		spec.Signals = append(spec.Signals, edf.SignalSpec{Label: "EEG " + l + "-REF", Unit: "uV",
-			PhysicalMin: -4999.84, PhysicalMax: 4999.847, DigitalMin: -32767, DigitalMax: 32767, SamplesPerRecord: 250})
-	}
-	spec.Signals = append(spec.Signals, edf.SignalSpec{Label: "IBI", Unit: "sec", PhysicalMin: -3276.7, PhysicalMax: 3276.7, DigitalMin: -32767, DigitalMax: 32767, SamplesPerRecord: 1})
-	path := filepath.Join(dir, c.base()+".edf")
-	w, err := edf.Create(path, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(uint64(len(c.base())), uint64(c.seconds)))
-	n := c.seconds * 250
-	data := make([][]float64, len(spec.Signals))
-	for i := range labels {
-		x := make([]float64, n)
-		for j := range x {
-			tt := float64(j) / 250
-			x[j] = 20*math.Sin(2*math.Pi*9.8*tt+float64(i)) + 10*rng.NormFloat64() + 30
-			for _, s := range c.seizures {
-				if tt >= s[0] && tt < s[1] {
-					x[j] += 150 * math.Sin(2*math.Pi*4*tt)
-				}
-			}
-		}
-		data[i] = x
-	}
-	data[len(labels)] = make([]float64, c.seconds)
-	if err := w.WritePhysical(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if c.truncate > 0 {
-		st, _ := os.Stat(path)
-		if err := os.Truncate(path, st.Size()-int64(c.truncate)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f := &annot.File{Duration: float64(c.seconds), Bname: c.base()}
-	if c.csvDuration > 0 {
-		f.Duration = c.csvDuration
-	}
-	at := 0.0
-	for _, s := range c.seizures {
-		if s[0] > at {
-			f.Events = append(f.Events, annot.Event{Channel: annot.Term, Start: at, Stop: s[0], Label: annot.Background, Confidence: 1})
-		}
-		f.Events = append(f.Events, annot.Event{Channel: annot.Term, Start: s[0], Stop: s[1], Label: "fnsz", Confidence: 1})
-		at = s[1]
-	}
-	if at < f.Duration {
-		f.Events = append(f.Events, annot.Event{Channel: annot.Term, Start: at, Stop: f.Duration, Label: annot.Background, Confidence: 1})
-	}
-	csv := filepath.Join(dir, c.base()+".csv_bi")
-	if c.csvbi != "" {
-		if err := os.WriteFile(csv, []byte(c.csvbi), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	} else if err := annot.WriteFile(csv, f); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-func goodCorpus() []corpusRec {
-	return []corpusRec{
-		{split: "train", patient: "aaaaaaaa", session: "s001", token: "t000", seconds: 90, seizures: [][2]float64{{20, 45}}},
-		{split: "train", patient: "aaaaaaaa", session: "s001", token: "t001", seconds: 75},
-		{split: "train", patient: "aaaaaaab", session: "s002", token: "t000", seconds: 30}, // shorter than a window
-		{split: "dev", patient: "aaaaaaac", session: "s001", token: "t000", seconds: 80, seizures: [][2]float64{{5, 15}, {60, 70}}},
-		{split: "eval", patient: "aaaaaaad", session: "s001", token: "t000", seconds: 70, seizures: [][2]float64{{30, 40}}},
-	}
-}
-
-func badCorpus() []corpusRec {
-	return []corpusRec{
-		{split: "train", patient: "aaaaaaae", session: "s001", token: "t000", seconds: 70, truncate: 3000},
-		{split: "train", patient: "aaaaaaae", session: "s001", token: "t001", seconds: 70, dropChannels: 5},
-		{split: "train", patient: "aaaaaaae", session: "s001", token: "t002", seconds: 70, csvbi: "# version = csv_v1.0.0\n# duration = 70.00 secs\n#\nchannel,start_time,stop_time,label,confidence\nTERM,0.0,seiz\n"},
-		{split: "train", patient: "aaaaaaae", session: "s001", token: "t003", seconds: 70, seizures: [][2]float64{{60, 95}}, csvDuration: 70},
-		{split: "train", patient: "aaaaaaae", session: "s001", token: "t004", seconds: 70, csvDuration: 1831},
-	}
-}
-
-func makeCorpus(t testing.TB, recs []corpusRec) string {
-	root := t.TempDir()
-	for _, split := range []string{"train", "dev", "eval"} {
-		os.MkdirAll(filepath.Join(root, split), 0o755)
-	}
-	for _, r := range recs {
-		writeCorpusRec(t, root, r)
-	}
-	return root
-}
 
 type countProgress struct {
 	total, done atomic.Int64
@@ -157,7 +32,7 @@ func testPopulateConfig(src, dir string) PopulateConfig {
 // TestPopulate builds a cache from a synthetic corpus with good and bad
 // recordings, verifies it, reads windows, and reruns it.
 func TestPopulate(t *testing.T) {
-	src := makeCorpus(t, append(goodCorpus(), badCorpus()...))
+	src := cachetest.MakeCorpus(t, append(cachetest.GoodCorpus(), cachetest.BadCorpus()...))
 	dir := filepath.Join(t.TempDir(), "cache")
 	prog := &countProgress{}
 	var log strings.Builder
@@ -240,7 +115,7 @@ func TestPopulate(t *testing.T) {
 		t.Errorf("rerun built %d reused %d", res2.Built, res2.Reused)
 	}
 	// Changed content is rebuilt; so is everything when parameters change.
-	writeCorpusRec(t, src, corpusRec{split: "eval", patient: "aaaaaaad", session: "s001", token: "t000", seconds: 72, seizures: [][2]float64{{30, 40}}})
+	cachetest.WriteRec(t, src, cachetest.Rec{Split: "eval", Patient: "aaaaaaad", Session: "s001", Token: "t000", Seconds: 72, Seizures: [][2]float64{{30, 40}}})
 	res3, err := Populate(context.Background(), testPopulateConfig(src, dir), NopProgress{}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -267,7 +142,7 @@ func TestPopulate(t *testing.T) {
 // run with an error naming the file and the cause; complete files remain
 // for the next run and nothing partial is left.
 func TestPopulateFail(t *testing.T) {
-	src := makeCorpus(t, append(goodCorpus()[:2], badCorpus()[0]))
+	src := cachetest.MakeCorpus(t, append(cachetest.GoodCorpus()[:2], cachetest.BadCorpus()[0]))
 	dir := filepath.Join(t.TempDir(), "cache")
 	cfg := testPopulateConfig(src, dir)
 	cfg.OnError = OnErrorFail
