@@ -108,13 +108,20 @@ func (l layout) encodeBlock(dst []byte, src [][]float32, n int) error {
 	case EncodingInt16:
 		data := dst[4*l.channels:]
 		for c := 0; c < l.channels; c++ {
-			peak := float32(0)
-			for _, v := range src[c][:n] {
-				if a := float32(math.Abs(float64(v))); a > peak {
-					peak = a
-				} else if a != a {
-					return errors.New("NaN value")
+			in := src[c][:n]
+			// NaN fails every comparison: it never raises peak, and the
+			// sum below carries it to the check.
+			peak, sum := float32(0), float32(0)
+			for _, v := range in {
+				if v > peak {
+					peak = v
+				} else if -v > peak {
+					peak = -v
 				}
+				sum += v
+			}
+			if sum != sum && !math.IsInf(float64(peak), 0) {
+				return errors.New("NaN value")
 			}
 			if math.IsInf(float64(peak), 0) {
 				return errors.New("infinite value")
@@ -126,10 +133,19 @@ func (l layout) encodeBlock(dst []byte, src [][]float32, n int) error {
 			if scale > 0 {
 				inv = 1 / float64(scale)
 			}
-			for i, v := range src[c][:n] {
-				q := int32(math.RoundToEven(float64(v) * inv))
+			o := out[:2*n]
+			for i, v := range in {
+				// Round half away from zero; |f| ≤ 32767 up to rounding.
+				f := float64(v) * inv
+				var q int32
+				if f >= 0 {
+					q = int32(f + 0.5)
+				} else {
+					q = int32(f - 0.5)
+				}
 				q = max(-32767, min(32767, q))
-				binary.LittleEndian.PutUint16(out[2*i:], uint16(int16(q)))
+				o[2*i] = byte(q)
+				o[2*i+1] = byte(q >> 8)
 			}
 			clear(out[2*n:])
 		}

@@ -483,7 +483,7 @@ func processRecording(ctx context.Context, cfg *PopulateConfig, root string, rec
 	if err != nil {
 		return nil, 0, err
 	}
-	sum, err := p.Run(ctx, preprocess.EDFSource(r, sigs, p), w.Write)
+	sum, err := p.RunWith(ctx, preprocess.EDFSource(r, sigs, p), w.Write, preprocess.RunOptions{SpillDir: filepath.Dir(out)})
 	if err != nil {
 		w.Abort()
 		return nil, 0, err

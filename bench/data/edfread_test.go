@@ -2,21 +2,12 @@ package data
 
 import (
 	"os"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pipeml/pipe/eeg/edf"
+	"github.com/pipeml/pipe/internal/cputime"
 )
-
-// cpuTime returns the process's user+system CPU time.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // BenchmarkEDFRead reads and scales every signal of PIPE_BENCH_EDF (a
 // recording made by ../shared/bench/gen_tusz_like.py; see run.sh) to float32
@@ -31,7 +22,7 @@ func BenchmarkEDFRead(b *testing.B) {
 		b.Run(prec, func(b *testing.B) {
 			var hours float64
 			var bytes int64
-			c0 := cpuTime(b)
+			c0 := cputime.Process()
 			for b.Loop() {
 				r, err := edf.Open(path)
 				if err != nil {
@@ -61,7 +52,7 @@ func BenchmarkEDFRead(b *testing.B) {
 				bytes += h.HeaderBytes + h.Records*h.RecordBytes
 				r.Close()
 			}
-			cpu := (cpuTime(b) - c0).Seconds()
+			cpu := (cputime.Process() - c0).Seconds()
 			b.ReportMetric(cpu/hours, "cpu-s/rec-h")
 			b.ReportMetric(float64(bytes)/1e6/b.Elapsed().Seconds(), "MB/s")
 		})
