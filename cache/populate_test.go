@@ -218,3 +218,28 @@ func TestPopulateSharedStubs(t *testing.T) {
 		t.Errorf("fail mode: %v", err)
 	}
 }
+
+// TestPopulateNoSpill: filtering twice instead of spilling gives the same
+// bytes.
+func TestPopulateNoSpill(t *testing.T) {
+	src := cachetest.MakeCorpus(t, cachetest.GoodCorpus()[:2])
+	sums := map[bool][]string{}
+	for _, noSpill := range []bool{false, true} {
+		cfg := testPopulateConfig(src, filepath.Join(t.TempDir(), "c"))
+		cfg.NoSpill = noSpill
+		res, err := Populate(context.Background(), cfg, NopProgress{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res.Manifest.Recordings {
+			m, _, err := ReadRecordingMeta(filepath.Join(cfg.Dir, r.File))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sums[noSpill] = append(sums[noSpill], m.DataXXH3)
+		}
+	}
+	if strings.Join(sums[false], ",") != strings.Join(sums[true], ",") || len(sums[false]) != 2 {
+		t.Errorf("spill %v, no spill %v", sums[false], sums[true])
+	}
+}

@@ -15,6 +15,7 @@
 //	    block_s     = 1                                  # storage block (s)
 //	    limit_files = 0                                  # > 0: first N recordings per split
 //	    on_error    = "fail"                             # or "skip": quarantine bad recordings
+//	    spill       = true                               # false: filter twice, no temporary disk
 //	    # preprocessing (eeg/preprocess): rate = 256, montage = "referential",
 //	    # interpolate = ["Fz", "Pz"], on_missing = "error", bandpass_low = 0.5,
 //	    # bandpass_high = 120, bandpass_order = 3, notch = 60, notch_q = 30,

@@ -44,6 +44,7 @@ var populateAttrs = map[string]cty.Type{
 	"block_s":     cty.Number,
 	"limit_files": cty.Number,
 	"on_error":    cty.String,
+	"spill":       cty.Bool,
 }
 
 // ConfigSpec implements stages.Kind: source and dir are required; the rest,
@@ -136,6 +137,12 @@ func decodePopulate(cfg cty.Value, workdir string) (cache.PopulateConfig, error)
 	}
 	if c.OnError, err = str(cfg, "on_error", cache.OnErrorFail); err != nil {
 		return c, err
+	}
+	if sp := cfg.GetAttr("spill"); !sp.IsNull() {
+		if !sp.IsKnown() {
+			return c, fmt.Errorf("config.spill is not known yet")
+		}
+		c.NoSpill = sp.False()
 	}
 	pre := map[string]cty.Value{}
 	for name := range preprocess.HCLSpec() {
