@@ -27,7 +27,7 @@
 //	  kind = "verify_cache"
 //	  config {
 //	    cache  = stage.cache.dir
-//	    expect { train = 4667, dev = 1832 }   # optional recording counts
+//	    expect = { train = 4667, dev = 1832 }   # optional recording counts
 //	  }
 //	}
 package cachekinds

@@ -98,7 +98,7 @@ stride_s = 5
 	vk, _ := reg.Lookup("verify_cache")
 	vcfg, diags := decode(t, vk, `
 cache = "cache"
-expect {
+expect = {
   train = 3
   dev   = 1
 }
@@ -114,11 +114,8 @@ expect {
 		t.Errorf("verify report:\n%s\nmetrics %v", vout, vres.Metrics)
 	}
 	vcfg, _ = decode(t, vk, `
-cache = "cache"
-expect {
-  train = 4667
-  dev   = 1832
-}
+cache  = "cache"
+expect = { train = 4667, dev = 1832 }
 `)
 	_, vout, err = run(t, vk, vcfg, work)
 	if err == nil || !strings.Contains(err.Error(), "split train: 3 recordings, expected 4667") || !strings.Contains(vout, "2 problems") {
@@ -174,7 +171,7 @@ notch = 0`, ""},
 		}
 	}
 	vk := NewVerify()
-	cfg, diags := decode(t, vk, "cache = \"c\"\nexpect {\n  train = 1.5\n}\n")
+	cfg, diags := decode(t, vk, "cache = \"c\"\nexpect = { train = 1.5 }\n")
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

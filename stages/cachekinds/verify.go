@@ -27,12 +27,14 @@ func (*Verify) Name() string { return "verify_cache" }
 func (*Verify) Version() string { return fmt.Sprintf("1/cache-%d", cache.FormatVersion) }
 
 // ConfigSpec implements stages.Kind: `cache` (required), an optional
-// `expect { split = count ... }` block and `workers`.
+// `expect = { train = 4667, dev = 1832 }` map of recording counts per split
+// (an attribute, so that it fits on one line: HCL's single-line blocks hold
+// one argument only) and `workers`.
 func (*Verify) ConfigSpec() hcldec.Spec {
 	return hcldec.ObjectSpec{
 		"cache":   &hcldec.AttrSpec{Name: "cache", Type: cty.String, Required: true},
 		"workers": &hcldec.AttrSpec{Name: "workers", Type: cty.Number},
-		"expect":  &hcldec.BlockAttrsSpec{TypeName: "expect", ElementType: cty.Number},
+		"expect":  &hcldec.AttrSpec{Name: "expect", Type: cty.Map(cty.Number)},
 	}
 }
 
