@@ -71,6 +71,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 
 	for _, newCmd := range []func(*globals) *cobra.Command{
 		newVersionCmd,
+		newScoreCmd,
 	} {
 		root.AddCommand(newCmd(g))
 	}
