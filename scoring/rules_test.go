@@ -214,3 +214,36 @@ func TestProperties(t *testing.T) {
 		}
 	}
 }
+
+// TestEpochFastMatchesSlow checks the segment-wise epoch count against the
+// literal per-epoch definition on random recordings and on the examples.
+func TestEpochFastMatchesSlow(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	recs := randomRecordings(rng, 40)
+	for i := range recs {
+		recs[i].Hyp = randomRecordings(rng, 1)[0].Ref
+		if len(recs[i].Hyp) > 0 && recs[i].Hyp[len(recs[i].Hyp)-1].Stop > recs[i].Duration {
+			recs[i].Hyp = recs[i].Hyp[:len(recs[i].Hyp)-1]
+		}
+		recs[i].Duration = math.Round(recs[i].Duration*8) / 8 // land on epoch boundaries too
+	}
+	recs = append(recs, Recording{Name: "edge", Duration: 10.125, Ref: []Event{ev(0.125, 0.375), ev(10, 10.125)}, Hyp: []Event{ev(0.375, 0.625)}})
+	compared := 0
+	for _, r := range recs {
+		ref, hyp, err := r.validate()
+		if err != nil {
+			continue
+		}
+		compared++
+		rl, hl := nedcList(ref, r.Duration), nedcList(hyp, r.Duration)
+		var fast, slow [2][2]float64
+		epochCount(rl, hl, &fast)
+		epochCountSlow(rl, hl, &slow)
+		if fast != slow {
+			t.Fatalf("%s: fast %v slow %v", r.Name, fast, slow)
+		}
+	}
+	if compared < 20 {
+		t.Fatalf("only %d recordings compared", compared)
+	}
+}
