@@ -3,6 +3,7 @@ package scoring
 import (
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -245,5 +246,23 @@ func TestEpochFastMatchesSlow(t *testing.T) {
 	}
 	if compared < 20 {
 		t.Fatalf("only %d recordings compared", compared)
+	}
+}
+
+// TestR4 checks the fast path of r4 against the exact decimal rounding.
+func TestR4(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	exact := func(x float64) float64 {
+		y, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'f', 4, 64), 64)
+		return y
+	}
+	xs := []float64{0, 0.00005, 0.00015, 1.23445, 1.23455, 42.2786, 2.675, 1e12 + 0.00005, 123456.78905}
+	for i := 0; i < 200000; i++ {
+		xs = append(xs, rng.Float64()*1e5, float64(rng.IntN(1e9))/1e5, float64(rng.IntN(1e9))/1e5+0.00005)
+	}
+	for _, x := range xs {
+		if r4(x) != exact(x) {
+			t.Fatalf("r4(%v) = %v, want %v", x, r4(x), exact(x))
+		}
 	}
 }
