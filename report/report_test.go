@@ -45,7 +45,11 @@ func synthetic(n int) []scoring.TracedRecording {
 }
 
 func TestBuildAndWrite(t *testing.T) {
-	in := &Input{Title: "test", Recordings: synthetic(8), Post: postproc.Config{OnThreshold: 0.5, OffThreshold: 0.5, MergeGap: 5}}
+	grid := make([]float64, 101) // a coarse grid keeps the test fast under -race
+	for k := range grid {
+		grid[k] = float64(k) / 100
+	}
+	in := &Input{Title: "test", Recordings: synthetic(8), Grid: grid, Post: postproc.Config{OnThreshold: 0.5, OffThreshold: 0.5, MergeGap: 5}}
 	rep, err := Build(context.Background(), in)
 	if err != nil {
 		t.Fatal(err)
