@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pipeml/pipe/eeg/annot"
 )
 
 func ev(s, e float64) Event { return Event{Start: s, Stop: e} }
@@ -264,5 +266,33 @@ func TestR4(t *testing.T) {
 		if r4(x) != exact(x) {
 			t.Fatalf("r4(%v) = %v, want %v", x, r4(x), exact(x))
 		}
+	}
+}
+
+func TestRecordingFromFiles(t *testing.T) {
+	tsv := "onset\tduration\teventType\tconfidence\tchannels\tdateTime\trecordingDuration\n" +
+		"10\t20\tsz_foc_a\tn/a\tF7,T3\tn/a\t100\n50\t5\tbckg\tn/a\tn/a\tn/a\t100\n"
+	hyp, err := annot.ReadEventsTSV(strings.NewReader(tsv), "h.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := &annot.File{Format: annot.FormatCSV, Duration: 100, Events: []annot.Event{
+		{Channel: annot.Term, Start: 12, Stop: 40, Label: "seiz", Confidence: 1},
+		{Channel: "FP1-F7", Start: 60, Stop: 70, Label: "gnsz", Confidence: 1}, // per-channel: ignored
+	}}
+	rec, err := RecordingFromFiles("x", ref, hyp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Ref) != 1 || rec.Ref[0] != ev(12, 40) || len(rec.Hyp) != 1 || rec.Hyp[0] != ev(10, 30) {
+		t.Fatalf("%+v", rec)
+	}
+	ref.Events = append(ref.Events, annot.Event{Channel: annot.Term, Start: 80, Stop: 90, Label: "artf"})
+	if _, err := RecordingFromFiles("x", ref, hyp); err == nil || !strings.Contains(err.Error(), `"artf"`) {
+		t.Fatalf("unknown label: %v", err)
+	}
+	hyp.Duration = 101
+	if _, err := RecordingFromFiles("x", ref, hyp); err == nil || !strings.Contains(err.Error(), "lasts") {
+		t.Fatalf("durations: %v", err)
 	}
 }
