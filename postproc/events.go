@@ -93,13 +93,11 @@ func (c Config) Events(tr Trace, duration float64) ([]Event, error) {
 	if !(tr.Rate > 0) {
 		return nil, fmt.Errorf("postproc: trace rate %v is not positive", tr.Rate)
 	}
-	for i, x := range tr.P {
-		if math.IsNaN(x) {
-			return nil, fmt.Errorf("postproc: trace sample %d is NaN", i)
-		}
-	}
 	var b binarizer
-	on := b.hysteresis(tr.P, c.OnThreshold, c.OffThreshold, samples(c.MinOn, tr.Rate), samples(c.MinOff, tr.Rate))
+	on, bad := b.hysteresis(tr.P, c.OnThreshold, c.OffThreshold, samples(c.MinOn, tr.Rate), samples(c.MinOff, tr.Rate))
+	if bad >= 0 {
+		return nil, fmt.Errorf("postproc: trace sample %d is NaN", bad)
+	}
 	if k := samples(c.Opening, tr.Rate); k > 1 {
 		removeShortRuns(on, true, k, true)
 	}
@@ -136,13 +134,17 @@ func samples(sec, rate float64) int {
 type binarizer struct{ runOn, runOff []int32 }
 
 // hysteresis implements step 1 of Config: runOn[i] (runOff[i]) is the number
-// of consecutive samples from i with p >= on (p < off).
-func (b *binarizer) hysteresis(p []float64, on, off float64, minOn, minOff int) []bool {
+// of consecutive samples from i with p >= on (p < off). It also returns the
+// index of the first NaN sample, or -1.
+func (b *binarizer) hysteresis(p []float64, on, off float64, minOn, minOff int) ([]bool, int) {
 	n := len(p)
 	out := make([]bool, n)
 	if minOn <= 1 && minOff <= 1 {
 		state := false
 		for i, x := range p {
+			if x != x {
+				return nil, i
+			}
 			if state {
 				state = !(x < off)
 			} else {
@@ -150,7 +152,12 @@ func (b *binarizer) hysteresis(p []float64, on, off float64, minOn, minOff int) 
 			}
 			out[i] = state
 		}
-		return out
+		return out, -1
+	}
+	for i, x := range p {
+		if x != x {
+			return nil, i
+		}
 	}
 	b.runOn = resize(b.runOn, n+1)
 	b.runOff = resize(b.runOff, n+1)
@@ -176,7 +183,7 @@ func (b *binarizer) hysteresis(p []float64, on, off float64, minOn, minOff int) 
 		}
 		out[i] = state
 	}
-	return out
+	return out, -1
 }
 
 func resize(s []int32, n int) []int32 {

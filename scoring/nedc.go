@@ -273,13 +273,48 @@ func Epoch(recs []Recording) (Result, error) {
 	}, nil
 }
 
+// epochCount adds one file's epochs to conf. Between two consecutive
+// event stops of either list both labels are constant (an epoch on a stop
+// belongs to the event ending there: the earlier event wins), so epochs are
+// counted per segment. epochCountSlow is the literal per-epoch definition;
+// tests check that both agree.
 func epochCount(ref, hyp []lev, conf *[2][2]float64) {
 	stop := ref[len(ref)-1].e
-	n := int(math.Floor((stop-0.125)/EpochDuration)) + 1
+	lo := math.Inf(-1)
+	for i, j := 0, 0; i < len(ref); {
+		hi := ref[i].e
+		hl := hyp[len(hyp)-1].label() // past the hypothesis' end NEDC uses its last event
+		if j < len(hyp) {
+			hi = math.Min(hi, hyp[j].e)
+			hl = hyp[j].label()
+		}
+		hi = math.Min(hi, stop)
+		conf[ref[i].label()][hl] += float64(epochsUpTo(hi) - epochsUpTo(lo))
+		lo = hi
+		if j < len(hyp) && hyp[j].e <= hi {
+			j++
+		}
+		if ref[i].e <= hi {
+			i++
+		}
+	}
+}
+
+// epochsUpTo is the number of epoch times 0.125 + 0.25 k (k >= 0) that are
+// <= x. (x - 0.125) / 0.25 is exact for the durations of EEG recordings.
+func epochsUpTo(x float64) int {
+	if !(x >= 0.125) {
+		return 0
+	}
+	return int(math.Floor((x-0.125)/EpochDuration)) + 1
+}
+
+func epochCountSlow(ref, hyp []lev, conf *[2][2]float64) {
+	stop := ref[len(ref)-1].e
 	var ri, hi int
-	for k := 0; k < n; k++ {
+	for k := 0; ; k++ {
 		t := 0.125 + EpochDuration*float64(k)
-		if t > stop { // guards the floor above against rounding
+		if t > stop {
 			break
 		}
 		conf[labelAt(ref, &ri, t)][labelAt(hyp, &hi, t)]++

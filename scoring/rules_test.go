@@ -3,8 +3,11 @@ package scoring
 import (
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pipeml/pipe/eeg/annot"
 )
 
 func ev(s, e float64) Event { return Event{Start: s, Stop: e} }
@@ -212,5 +215,84 @@ func TestProperties(t *testing.T) {
 				t.Fatalf("trial %d %s empty: %+v", trial, m, r)
 			}
 		}
+	}
+}
+
+// TestEpochFastMatchesSlow checks the segment-wise epoch count against the
+// literal per-epoch definition on random recordings and on the examples.
+func TestEpochFastMatchesSlow(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	recs := randomRecordings(rng, 40)
+	for i := range recs {
+		recs[i].Hyp = randomRecordings(rng, 1)[0].Ref
+		if len(recs[i].Hyp) > 0 && recs[i].Hyp[len(recs[i].Hyp)-1].Stop > recs[i].Duration {
+			recs[i].Hyp = recs[i].Hyp[:len(recs[i].Hyp)-1]
+		}
+		recs[i].Duration = math.Round(recs[i].Duration*8) / 8 // land on epoch boundaries too
+	}
+	recs = append(recs, Recording{Name: "edge", Duration: 10.125, Ref: []Event{ev(0.125, 0.375), ev(10, 10.125)}, Hyp: []Event{ev(0.375, 0.625)}})
+	compared := 0
+	for _, r := range recs {
+		ref, hyp, err := r.validate()
+		if err != nil {
+			continue
+		}
+		compared++
+		rl, hl := nedcList(ref, r.Duration), nedcList(hyp, r.Duration)
+		var fast, slow [2][2]float64
+		epochCount(rl, hl, &fast)
+		epochCountSlow(rl, hl, &slow)
+		if fast != slow {
+			t.Fatalf("%s: fast %v slow %v", r.Name, fast, slow)
+		}
+	}
+	if compared < 20 {
+		t.Fatalf("only %d recordings compared", compared)
+	}
+}
+
+// TestR4 checks the fast path of r4 against the exact decimal rounding.
+func TestR4(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	exact := func(x float64) float64 {
+		y, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'f', 4, 64), 64)
+		return y
+	}
+	xs := []float64{0, 0.00005, 0.00015, 1.23445, 1.23455, 42.2786, 2.675, 1e12 + 0.00005, 123456.78905}
+	for i := 0; i < 200000; i++ {
+		xs = append(xs, rng.Float64()*1e5, float64(rng.IntN(1e9))/1e5, float64(rng.IntN(1e9))/1e5+0.00005)
+	}
+	for _, x := range xs {
+		if r4(x) != exact(x) {
+			t.Fatalf("r4(%v) = %v, want %v", x, r4(x), exact(x))
+		}
+	}
+}
+
+func TestRecordingFromFiles(t *testing.T) {
+	tsv := "onset\tduration\teventType\tconfidence\tchannels\tdateTime\trecordingDuration\n" +
+		"10\t20\tsz_foc_a\tn/a\tF7,T3\tn/a\t100\n50\t5\tbckg\tn/a\tn/a\tn/a\t100\n"
+	hyp, err := annot.ReadEventsTSV(strings.NewReader(tsv), "h.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := &annot.File{Format: annot.FormatCSV, Duration: 100, Events: []annot.Event{
+		{Channel: annot.Term, Start: 12, Stop: 40, Label: "seiz", Confidence: 1},
+		{Channel: "FP1-F7", Start: 60, Stop: 70, Label: "gnsz", Confidence: 1}, // per-channel: ignored
+	}}
+	rec, err := RecordingFromFiles("x", ref, hyp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Ref) != 1 || rec.Ref[0] != ev(12, 40) || len(rec.Hyp) != 1 || rec.Hyp[0] != ev(10, 30) {
+		t.Fatalf("%+v", rec)
+	}
+	ref.Events = append(ref.Events, annot.Event{Channel: annot.Term, Start: 80, Stop: 90, Label: "artf"})
+	if _, err := RecordingFromFiles("x", ref, hyp); err == nil || !strings.Contains(err.Error(), `"artf"`) {
+		t.Fatalf("unknown label: %v", err)
+	}
+	hyp.Duration = 101
+	if _, err := RecordingFromFiles("x", ref, hyp); err == nil || !strings.Contains(err.Error(), "lasts") {
+		t.Fatalf("durations: %v", err)
 	}
 }

@@ -187,7 +187,18 @@ func (r Recording) validate() (ref, hyp []Event, err error) {
 
 // r4 is Python's round(x, 4): the double nearest to x rounded to 4
 // decimals, ties to even on the exact binary value.
+//
+// Fast path: unless x*1e4 lies within 1e-6 of a half-integer, the rounded
+// product is the correctly rounded decimal, and n/1e4 (one IEEE division)
+// is the double nearest to n * 10^-4, which is what Python returns.
+// Near-ties and huge values take the exact decimal conversion.
 func r4(x float64) float64 {
+	if p := x * 1e4; math.Abs(p) < 1e15 {
+		n := math.Round(p)
+		if math.Abs(math.Abs(p-n)-0.5) > 1e-6 {
+			return n / 1e4
+		}
+	}
 	y, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'f', 4, 64), 64)
 	return y
 }

@@ -2,6 +2,7 @@ package scoring
 
 import (
 	"math"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -152,41 +153,64 @@ type szCounts struct {
 }
 
 // szEventCounts scores one recording with timescoring's EventScoring.
+// timescoring works on 10 Hz boolean masks; here the masks are kept as
+// sample ranges, which counts the same samples without allocating them.
 func szEventCounts(in szInput, p SzCOREParams) szCounts {
 	n := in.n1 * szFS
 	dur := float64(n) / szFS
 	ref := szSplit(szMerge(in.ref, p.MinDurationBetweenEvents), p.MaxEventDuration)
 	hyp := szSplit(szMerge(in.hyp, p.MinDurationBetweenEvents), p.MaxEventDuration)
-	hypMask := rasterise(hyp, szFS, n)
-	tpMask := make([]bool, n)
+	hypSpans := make([][2]int, len(hyp))
+	for i, e := range hyp {
+		hypSpans[i][0], hypSpans[i][1] = span(e, szFS, n)
+	}
+	hypMask := unionSpans(hypSpans)
+	var tpSpans [][2]int
 	c := szCounts{refTrue: len(ref), seconds: dur}
 	for _, e := range ref {
 		ext := Event{Start: math.Max(0, e.Start-p.ToleranceStart), Stop: math.Min(dur, e.Stop+p.ToleranceEnd)}
 		a, b := span(ext, szFS, n)
 		hits := 0
-		for k := a; k < b; k++ {
-			if hypMask[k] {
-				hits++
-			}
+		for _, h := range hypMask {
+			hits += max(0, min(b, h[1])-max(a, h[0]))
 		}
 		if float64(hits)/szFS/(ext.Stop-ext.Start) > p.MinOverlap+1e-6 {
 			c.tp++
-			for k := a; k < b; k++ {
-				tpMask[k] = true
-			}
+			tpSpans = append(tpSpans, [2]int{a, b})
 		}
 	}
-	for _, e := range hyp {
-		a, b := span(e, szFS, n)
+	for _, h := range hypSpans {
 		covered := false
-		for k := a; k < b && !covered; k++ {
-			covered = tpMask[k]
+		for _, tp := range tpSpans {
+			if max(h[0], tp[0]) < min(h[1], tp[1]) {
+				covered = true
+				break
+			}
 		}
 		if !covered {
 			c.fp++
 		}
 	}
 	return c
+}
+
+// unionSpans returns the union of sample ranges [a, b) as sorted,
+// disjoint ranges (the set samples of a mask).
+func unionSpans(spans [][2]int) [][2]int {
+	s := slices.Clone(spans)
+	slices.SortFunc(s, func(x, y [2]int) int { return x[0] - y[0] })
+	var out [][2]int
+	for _, r := range s {
+		if r[0] >= r[1] {
+			continue
+		}
+		if k := len(out) - 1; k >= 0 && r[0] <= out[k][1] {
+			out[k][1] = max(out[k][1], r[1])
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // szSampleCounts scores one recording with timescoring's SampleScoring at

@@ -72,6 +72,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	for _, newCmd := range []func(*globals) *cobra.Command{
 		newVersionCmd,
 		newInspectCmd,
+		newScoreCmd,
 	} {
 		root.AddCommand(newCmd(g))
 	}

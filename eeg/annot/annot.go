@@ -69,8 +69,17 @@ type Event struct {
 	Confidence float64
 }
 
+// Formats of File.Format.
+const (
+	FormatCSV = "csv" // TUH csv_bi or per-channel csv
+	FormatTSV = "tsv" // SzCORE/BIDS events.tsv
+)
+
 // File is the content of one annotation file.
 type File struct {
+	// Format is FormatCSV or FormatTSV, set by the readers; it decides
+	// what TermEvents returns.
+	Format string
 	// Duration is the recording duration in seconds (the "# duration = X
 	// secs" header of csv_bi, the recordingDuration column of events.tsv).
 	Duration float64
@@ -84,23 +93,26 @@ type File struct {
 	Events []Event
 }
 
-// TermEvents returns the term-based events (channel "TERM") in file order.
+// TermEvents returns the recording-level events in file order: rows with
+// channel "TERM" of a csv_bi/csv file (per-channel rows are left out, as
+// NEDC does), every row of an events.tsv (its channels column only says
+// where a recording-level event was seen).
 func (f *File) TermEvents() []Event {
 	var out []Event
 	for _, e := range f.Events {
-		if e.Channel == Term {
+		if e.Channel == Term || f.Format == FormatTSV {
 			out = append(out, e)
 		}
 	}
 	return out
 }
 
-// SeizureEvents returns the term-based events whose label IsSeizure, in file
+// SeizureEvents returns the TermEvents whose label IsSeizure, in file
 // order.
 func (f *File) SeizureEvents() []Event {
 	var out []Event
-	for _, e := range f.Events {
-		if e.Channel == Term && IsSeizure(e.Label) {
+	for _, e := range f.TermEvents() {
+		if IsSeizure(e.Label) {
 			out = append(out, e)
 		}
 	}

@@ -27,7 +27,7 @@ func TestReadCSVBI(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &File{
-		Duration: 1289, Bname: "aaaaaasf_s001_t000", Montage: "nedc_eas_default_montage.txt",
+		Format: FormatCSV, Duration: 1289, Bname: "aaaaaasf_s001_t000", Montage: "nedc_eas_default_montage.txt",
 		Events: []Event{
 			{Channel: "TERM", Start: 42.2786, Stop: 81.7760, Label: "seiz", Confidence: 1},
 			{Channel: "TERM", Start: 133.8040, Stop: 162.1105, Label: "seiz", Confidence: 0.5},
@@ -112,7 +112,7 @@ func TestReadCSVBIErrors(t *testing.T) {
 }
 
 func TestCSVBIRoundTrip(t *testing.T) {
-	f := &File{Duration: 301, Bname: "b", Montage: "m.txt", Events: []Event{
+	f := &File{Format: FormatCSV, Duration: 301, Bname: "b", Montage: "m.txt", Events: []Event{
 		{"TERM", 0, 12.5, "bckg", 1}, {"TERM", 12.5, 40.125, "seiz", math.NaN()}, {"FP1-F7", 1, 2, "gnsz", 0.25},
 	}}
 	var buf bytes.Buffer
@@ -178,6 +178,9 @@ func TestEventsTSV(t *testing.T) {
 	}
 	if e1.Start != 1000.5 || e1.Stop != 1010.5 || e1.Channel != "F7,T3" || e1.Confidence != 0.9 {
 		t.Fatalf("event 1: %+v", e1)
+	}
+	if len(f.SeizureEvents()) != 2 || f.Format != FormatTSV {
+		t.Fatalf("every events.tsv row is a recording-level event: %+v", f.SeizureEvents())
 	}
 	var buf bytes.Buffer
 	if err := WriteEventsTSV(&buf, f); err != nil {

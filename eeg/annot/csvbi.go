@@ -46,7 +46,7 @@ const maxLine = 1 << 20
 // check that events lie inside the duration or do not overlap; the scorers
 // do. A "# duration" line need not end in a newline (NEDC ignores it then).
 func ReadCSVBI(r io.Reader, name string) (*File, error) {
-	f := &File{}
+	f := &File{Format: FormatCSV}
 	var versionSeen, durationSeen bool
 	err := eachLine(r, name, func(line string) error {
 		line = strings.TrimLeft(line, " \t")

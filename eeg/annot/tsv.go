@@ -26,7 +26,7 @@ var tsvColumns = []string{"onset", "duration", "eventType", "confidence", "chann
 func ReadEventsTSV(r io.Reader, name string) (*File, error) {
 	var col map[string]int
 	var ncol int
-	f := &File{Duration: math.NaN()}
+	f := &File{Format: FormatTSV, Duration: math.NaN()}
 	err := eachLine(r, name, func(line string) error {
 		if strings.TrimSpace(line) == "" {
 			return nil
