@@ -227,3 +227,18 @@ func TestVerifyProblems(t *testing.T) {
 		t.Errorf("empty dir: %v", err)
 	}
 }
+
+// TestVerifyEmpty: a cache without recordings (everything quarantined) is
+// reported as such, not as a malformed manifest.
+func TestVerifyEmpty(t *testing.T) {
+	dir := t.TempDir()
+	m := makeCache(t, dir, nil)
+	m.Channels, m.Quarantined = []string{}, 7
+	if err := WriteManifest(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Verify(context.Background(), VerifyConfig{Dir: dir}, NopProgress{})
+	if err == nil || !strings.Contains(err.Error(), "the cache holds no recordings (7 quarantined by populate") || rep.Recordings != 0 {
+		t.Errorf("error %v", err)
+	}
+}

@@ -192,7 +192,7 @@ func ReadManifest(dir string) (*Manifest, error) {
 	if m.Format != "pipe-eeg-cache-manifest" || m.Version != FormatVersion {
 		return nil, fmt.Errorf("%s: format %q version %d, this pipe reads pipe-eeg-cache-manifest version %d", path, m.Format, m.Version, FormatVersion)
 	}
-	if m.WindowSamples <= 0 || m.StrideSamples <= 0 || !(m.Rate > 0) || len(m.Channels) == 0 {
+	if m.WindowSamples <= 0 || m.StrideSamples <= 0 || !(m.Rate > 0) || (len(m.Channels) == 0 && len(m.Recordings) > 0) {
 		return nil, fmt.Errorf("%s: invalid window (%d every %d samples), rate %g or %d channels", path, m.WindowSamples, m.StrideSamples, m.Rate, len(m.Channels))
 	}
 	var next int64

@@ -392,7 +392,12 @@ func writePopulateReport(w io.Writer, cfg PopulateConfig, res *PopulateResult) {
 	if res.Short > 0 {
 		fmt.Fprintf(w, "  %d recordings are shorter than one window (%gs) and have no windows\n", res.Short, m.WindowS)
 	}
-	for _, q := range res.Quarantine {
+	const show = 20
+	for i, q := range res.Quarantine {
+		if i == show {
+			fmt.Fprintf(w, "  ... and %d more quarantined (all listed in %s)\n", len(res.Quarantine)-show, filepath.Join(cfg.Dir, QuarantineName))
+			break
+		}
 		fmt.Fprintf(w, "  quarantined %s: %s\n", q.EDF, q.Reason)
 	}
 	for _, warn := range res.Warnings {

@@ -109,6 +109,9 @@ func Verify(ctx context.Context, cfg VerifyConfig, prog Progress) (*VerifyReport
 		return nil, err
 	}
 
+	if len(m.Recordings) == 0 {
+		problem("the cache holds no recordings (%d quarantined by populate: see %s)", m.Quarantined, filepath.Join(cfg.Dir, QuarantineName))
+	}
 	// Summaries recomputed from the entries, not trusted from the file.
 	check := *m
 	check.summarise()
