@@ -464,6 +464,9 @@ func processRecording(ctx context.Context, cfg *PopulateConfig, root string, rec
 	if h.Records == 0 {
 		return nil, 0, errors.New("the EDF file holds no data records")
 	}
+	if r.Discontinuous() {
+		return nil, 0, fmt.Errorf("%s file with gaps between data records (record starts from its TALs): the cache stores continuous signals only", h.Format)
+	}
 	edfDur := h.Duration().Seconds()
 	if math.Abs(af.Duration-edfDur) > annotationTolerance {
 		return nil, 0, fmt.Errorf("the EDF file holds %.2f s of data but %s says the recording lasts %.2f s", edfDur, filepath.Base(rec.CSVBI), af.Duration)

@@ -41,7 +41,7 @@ func TestPopulate(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := res.Manifest
-	if res.Built != 5 || res.Reused != 0 || res.Short != 1 || len(m.Recordings) != 5 || prog.done.Load() != 10 || prog.total.Load() != 10 {
+	if res.Built != 5 || res.Reused != 0 || res.Short != 1 || len(m.Recordings) != 5 || prog.done.Load() != 11 || prog.total.Load() != 11 {
 		t.Fatalf("built %d reused %d short %d, %d recordings, progress %d/%d", res.Built, res.Reused, res.Short, len(m.Recordings), prog.done.Load(), prog.total.Load())
 	}
 	// 90 s at 256 Hz: (23040-15360)/2560+1 = 4 windows; 75 s: 2; 30 s: 0; 80 s: 3; 70 s: 2.
@@ -66,12 +66,13 @@ func TestPopulate(t *testing.T) {
 		"aaaaaaae_s001_t002": "csv_bi:5: record has 3 comma-separated fields",
 		"aaaaaaae_s001_t003": `annotation "fnsz" at 60.0000–95.0000 s`,
 		"aaaaaaae_s001_t004": "holds 70.00 s of data but aaaaaaae_s001_t004.csv_bi says the recording lasts 1831.00 s",
+		"aaaaaaae_s001_t005": "EDF+D file with gaps between data records",
 	} {
 		if !strings.Contains(reasons[id], want) {
 			t.Errorf("quarantine %s: %q, want %q", id, reasons[id], want)
 		}
 	}
-	if len(q) != 5 || !strings.Contains(log.String(), "5 quarantined") {
+	if len(q) != 6 || !strings.Contains(log.String(), "6 quarantined") {
 		t.Errorf("%d quarantined; log:\n%s", len(q), log.String())
 	}
 	// No temporary or partial files.

@@ -31,6 +31,9 @@ type Rec struct {
 	Truncate     int
 	CSVBI        string
 	CSVDuration  float64
+	// Gap writes an EDF+D file whose second half starts 10 s after the
+	// end of its first half.
+	Gap bool
 }
 
 // Base is the file name without extension.
@@ -46,6 +49,9 @@ func WriteRec(t testing.TB, root string, c Rec) string {
 	}
 	labels := TUHLabels[:len(TUHLabels)-c.DropChannels]
 	spec := edf.FileSpec{Format: edf.EDF, Patient: c.Patient, Recording: "synthetic", Start: time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC), RecordDuration: time.Second}
+	if c.Gap {
+		spec.Format, spec.Patient, spec.Recording = edf.EDFPlusD, "", ""
+	}
 	for _, l := range labels {
 		spec.Signals = append(spec.Signals, edf.SignalSpec{Label: "EEG " + l + "-REF", Unit: "uV",
 			PhysicalMin: -4999.84, PhysicalMax: 4999.847, DigitalMin: -32767, DigitalMax: 32767, SamplesPerRecord: 250})
@@ -73,7 +79,22 @@ func WriteRec(t testing.TB, root string, c Rec) string {
 		data[i] = x
 	}
 	data[len(labels)] = make([]float64, c.Seconds)
-	if err := w.WritePhysical(data); err != nil {
+	if c.Gap {
+		half := c.Seconds / 2
+		for _, part := range []struct {
+			at       time.Duration
+			from, to int
+		}{{0, 0, half}, {time.Duration(half+10) * time.Second, half, c.Seconds}} {
+			chunk := make([][]float64, len(data))
+			for i := range data {
+				spr := len(data[i]) / c.Seconds
+				chunk[i] = data[i][part.from*spr : part.to*spr]
+			}
+			if err := w.WritePhysicalAt(part.at, chunk); err != nil {
+				t.Fatal(err)
+			}
+		}
+	} else if err := w.WritePhysical(data); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Close(); err != nil {
@@ -125,7 +146,8 @@ func GoodCorpus() []Rec {
 
 // BadCorpus holds one recording per kind of damage (truncated EDF, missing
 // channels, malformed csv_bi, annotation outside the recording, csv_bi
-// duration not matching the EDF), all of patient aaaaaaae in train.
+// duration not matching the EDF, EDF+D with a gap), all of patient
+// aaaaaaae in train.
 func BadCorpus() []Rec {
 	return []Rec{
 		{Split: "train", Patient: "aaaaaaae", Session: "s001", Token: "t000", Seconds: 70, Truncate: 3000},
@@ -133,6 +155,7 @@ func BadCorpus() []Rec {
 		{Split: "train", Patient: "aaaaaaae", Session: "s001", Token: "t002", Seconds: 70, CSVBI: "# version = csv_v1.0.0\n# duration = 70.00 secs\n#\nchannel,start_time,stop_time,label,confidence\nTERM,0.0,seiz\n"},
 		{Split: "train", Patient: "aaaaaaae", Session: "s001", Token: "t003", Seconds: 70, Seizures: [][2]float64{{60, 95}}, CSVDuration: 70},
 		{Split: "train", Patient: "aaaaaaae", Session: "s001", Token: "t004", Seconds: 70, CSVDuration: 1831},
+		{Split: "train", Patient: "aaaaaaae", Session: "s001", Token: "t005", Seconds: 70, Gap: true},
 	}
 }
 
