@@ -7,6 +7,8 @@ require (
 	gorgonia.org/tensor v0.9.24
 )
 
+require github.com/google/go-cmp v0.7.0 // indirect
+
 require (
 	cel.dev/expr v0.25.2 // indirect
 	charm.land/bubbles/v2 v2.1.1 // indirect

@@ -30,7 +30,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root := newRootCmd(stdout, stderr)
-	root.SetArgs(args)
+	root.SetArgs(normalizeArgs(args))
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
@@ -73,6 +73,9 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newVersionCmd,
 		newInspectCmd,
 		newScoreCmd,
+		newValidateCmd,
+		newFmtCmd,
+		newGraphCmd,
 	} {
 		root.AddCommand(newCmd(g))
 	}
