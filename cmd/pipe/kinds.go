@@ -12,5 +12,6 @@ func newRegistry() (*stages.Registry, error) {
 	return stages.NewRegistry(
 		cachekinds.NewPopulate(),
 		cachekinds.NewVerify(),
+		cachekinds.NewDemoData(),
 	)
 }

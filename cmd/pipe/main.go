@@ -76,6 +76,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newValidateCmd,
 		newFmtCmd,
 		newGraphCmd,
+		newDemoDataCmd,
 	} {
 		root.AddCommand(newCmd(g))
 	}
