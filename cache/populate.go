@@ -180,8 +180,11 @@ func (e *RecordingError) Unwrap() error { return e.Err }
 // then the manifest and the quarantine report. Each recording file is
 // written atomically, so a run killed at any point leaves complete files
 // that the next run reuses. Memory is bounded by Workers, independently of
-// recording length.
+// recording length. A nil prog reports nowhere; a nil log writes no report.
 func Populate(ctx context.Context, cfg PopulateConfig, prog Progress, log io.Writer) (*PopulateResult, error) {
+	if prog == nil {
+		prog = NopProgress{}
+	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err

@@ -244,3 +244,23 @@ func TestPopulateNoSpill(t *testing.T) {
 		t.Errorf("spill %v, no spill %v", sums[false], sums[true])
 	}
 }
+
+// TestNilProgress: Populate and Verify accept a nil progress reporter (and
+// a nil log) instead of crashing.
+func TestNilProgress(t *testing.T) {
+	src := cachetest.MakeCorpus(t, cachetest.GoodCorpus()[:2])
+	dir := filepath.Join(t.TempDir(), "cache")
+	cfg := testPopulateConfig(src, dir)
+	cfg.Splits = []string{"train"}
+	res, err := Populate(context.Background(), cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Built != 2 {
+		t.Errorf("built %d, want 2", res.Built)
+	}
+	rep, err := Verify(context.Background(), VerifyConfig{Dir: dir}, nil)
+	if rep == nil || rep.Recordings != 2 {
+		t.Fatalf("verify: %+v, %v", rep, err)
+	}
+}

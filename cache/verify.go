@@ -61,8 +61,12 @@ func (e *VerifyError) Error() string {
 // the same everywhere; the window fractions agree with the seizure
 // intervals; the expected splits hold the expected number of recordings and
 // contain seizures; and no patient appears in two splits. It returns the
-// report, and a *VerifyError listing the problems if there are any.
+// report, and a *VerifyError listing the problems if there are any. A nil
+// prog reports nowhere.
 func Verify(ctx context.Context, cfg VerifyConfig, prog Progress) (*VerifyReport, error) {
+	if prog == nil {
+		prog = NopProgress{}
+	}
 	m, err := ReadManifest(cfg.Dir)
 	if err != nil {
 		return nil, err
