@@ -129,9 +129,18 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 		if !finished[n.idx] {
 			n.res.Stage = n.name
 			n.res.Status = "not run"
-			if ctx.Err() != nil {
+			for _, j := range n.deps {
+				if s := nodes[j].res.Status; s == "failed" || s == "blocked" {
+					n.res.Status, n.res.Action = "blocked", ActionBlocked
+					n.res.Reason = "upstream " + nodes[j].name + " did not succeed"
+					break
+				}
+			}
+			switch {
+			case n.res.Status == "blocked":
+			case ctx.Err() != nil:
 				n.res.Reason = "run cancelled"
-			} else {
+			default:
 				n.res.Reason = "stopped after a failure"
 			}
 		}

@@ -200,7 +200,7 @@ func (r *Runner) decide(nodes []*node, n *node, plan bool) error {
 			pending = append(pending, d.name)
 		}
 	}
-	if len(blocked) > 0 {
+	if len(blocked) > 0 && n.selected {
 		n.res.Action = ActionBlocked
 		n.res.Reason = "upstream " + listNames(blocked) + " did not succeed"
 		return nil
@@ -241,7 +241,7 @@ func (r *Runner) decide(nodes []*node, n *node, plan bool) error {
 		} else {
 			n.res.Reason = "upstream changed (" + listNames(pending) + " will run)"
 		}
-		n.willRun = true
+		n.willRun, n.usable = true, true
 		n.value = st.Value(nil)
 		return nil
 	}
@@ -256,7 +256,7 @@ func (r *Runner) decide(nodes []*node, n *node, plan bool) error {
 	n.res.Fingerprint = fp.Sum
 	run := func(reason string) error {
 		n.res.Action, n.res.Reason = ActionRun, reason
-		n.willRun = true
+		n.willRun, n.usable = true, plan
 		n.value = st.Value(nil)
 		return nil
 	}
