@@ -174,7 +174,8 @@ type Resolved struct {
 	// and print them only hashed.
 	Sensitive []string
 
-	attrs map[string]cty.Value // what stage.NAME shows, marks kept
+	attrs   map[string]cty.Value // what stage.NAME shows, marks kept
+	outputs map[string]cty.Type  // the kind's Outputs
 }
 
 // Known reports whether every attribute is known.
@@ -193,7 +194,7 @@ func (r *Resolved) Value(outputs map[string]cty.Value) cty.Value {
 		obj[k] = v
 	}
 	if r.Kind != nil {
-		for k, ty := range r.Kind.Outputs() {
+		for k, ty := range r.outputs {
 			if v, ok := outputs[k]; ok {
 				obj[k] = v
 			} else {
@@ -318,10 +319,9 @@ func (l *loader) load(body *hclsyntax.Body) hcl.Diagnostics {
 		return diags
 	}
 	// Phase 2: locals.
+	// Errors in locals do not stop the later phases, so that one run
+	// reports as many problems as it can; failed locals are unknown.
 	diags = append(diags, l.decodeLocals(localBlocks)...)
-	if diags.HasErrors() {
-		return diags
-	}
 	// Phase 3: the pipeline block.
 	diags = append(diags, l.decodePipeline(pipelineBlocks)...)
 	// Phase 4: stages, references and the graph.

@@ -17,9 +17,9 @@ type testKind struct {
 	outputs map[string]cty.Type
 }
 
-func (k *testKind) Name() string                  { return k.name }
-func (k *testKind) Version() string               { return "1" }
-func (k *testKind) ConfigSpec() hcldec.Spec       { return k.spec }
+func (k *testKind) Name() string                 { return k.name }
+func (k *testKind) Version() string              { return "1" }
+func (k *testKind) ConfigSpec() hcldec.Spec      { return k.spec }
 func (k *testKind) Outputs() map[string]cty.Type { return k.outputs }
 func (k *testKind) Paths(cty.Value, string) (stages.Paths, error) {
 	return stages.Paths{}, nil

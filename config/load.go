@@ -103,10 +103,18 @@ func (l *loader) decodeLocals(blocks []*hcl.Block) hcl.Diagnostics {
 		}
 	}
 	if diags.HasErrors() {
+		for _, name := range order {
+			l.p.Locals[name] = cty.DynamicVal
+		}
+		l.p.ctx.Variables["local"] = cty.ObjectVal(l.p.Locals)
 		return diags
 	}
 	sorted, err := g.TopoSort()
 	if ce, ok := err.(*dag.CycleError[string]); ok {
+		for _, name := range order {
+			l.p.Locals[name] = cty.DynamicVal
+		}
+		l.p.ctx.Variables["local"] = cty.ObjectVal(l.p.Locals)
 		for _, c := range ce.Cycles {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
@@ -193,8 +201,11 @@ func (l *loader) checkVarRef(tr hcl.Traversal, root string, names []string) hcl.
 	}
 	what := map[string]string{"var": "variable", "local": "local value", "path": "path"}[root]
 	detail := fmt.Sprintf("There is no %s named %q.", what, name)
-	if root == "var" {
+	switch root {
+	case "var":
 		detail = fmt.Sprintf("No variable named %q is declared.", name)
+	case "path":
+		detail = fmt.Sprintf("There is no path.%s: path.pipeline is the directory of the pipeline file, path.cwd the directory pipe runs in.", name)
 	}
 	return hcl.Diagnostics{{
 		Severity: hcl.DiagError,
@@ -458,10 +469,14 @@ func (l *loader) stageRefs(st *Stage, names []string) ([]stageRef, hcl.Diagnosti
 		for _, e := range exprs {
 			tr, d := hcl.AbsTraversalForExpr(e)
 			if d.HasErrors() || tr.RootName() != "stage" || len(tr) != 2 {
+				detail := "Each entry of depends_on must be a stage reference: stage.NAME (not a string)."
+				if !d.HasErrors() && tr.RootName() == "stage" && len(tr) > 2 {
+					detail = "depends_on names whole stages: write stage.NAME, without an attribute."
+				}
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Invalid depends_on entry",
-					Detail:   "Each entry of depends_on must be a stage reference: stage.NAME.",
+					Detail:   detail,
 					Subject:  e.Range().Ptr(),
 				})
 				continue

@@ -46,6 +46,7 @@ func (p *Pipeline) Resolve(name string, upstream map[string]cty.Value) (*Resolve
 		Enabled: true,
 		Workdir: p.Cwd,
 		attrs:   make(map[string]cty.Value, len(stageObjectAttrs)),
+		outputs: p.specs[st.Kind.Name()].outputs,
 	}}
 	rs.resolve()
 	r := rs.r
@@ -196,7 +197,7 @@ func (rs *resolver) evalExpr(name string, expr hcl.Expression, ty cty.Type, what
 		rs.diags = append(rs.diags, &hcl.Diagnostic{
 			Severity:    hcl.DiagError,
 			Summary:     "Incorrect attribute value type",
-			Detail:      fmt.Sprintf("Inappropriate value for attribute %q: %s is required (%s).", name, what, err),
+			Detail:      fmt.Sprintf("Inappropriate value for attribute %q: %s.", name, convertMsg(err, what)),
 			Subject:     expr.Range().Ptr(),
 			Expression:  expr,
 			EvalContext: rs.ctx,
@@ -519,4 +520,12 @@ func stringList(ss []string) cty.Value {
 		vs[i] = cty.StringVal(s)
 	}
 	return cty.ListVal(vs)
+}
+
+// convertMsg is the message of a conversion error, or "WHAT is required".
+func convertMsg(err error, what string) string {
+	if msg := err.Error(); msg != "" {
+		return msg
+	}
+	return what + " is required"
 }

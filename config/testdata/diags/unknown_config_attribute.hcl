@@ -1,0 +1,7 @@
+stage "fit" {
+  kind = "train"
+  config {
+    epochs = 3
+    dta    = "x"
+  }
+}

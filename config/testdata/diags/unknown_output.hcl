@@ -1,0 +1,10 @@
+stage "fit" {
+  kind = "train"
+  config {
+    epochs = 3
+  }
+}
+
+stage "use" {
+  command = "cp ${stage.fit.modle} ."
+}

@@ -1,0 +1,7 @@
+stage "prepare" {
+  command = "echo prepare"
+}
+
+stage "train" {
+  command = "echo ${stage.prepar.outputs[0]}"
+}

@@ -1,0 +1,7 @@
+variable "data" {
+  type = string
+}
+
+stage "a" {
+  command = "ls ${var.data}"
+}
