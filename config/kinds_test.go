@@ -3,6 +3,10 @@ package config
 import (
 	"context"
 	"errors"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
@@ -53,4 +57,13 @@ func testRegistry() *stages.Registry {
 		panic(err)
 	}
 	return reg
+}
+
+func parseExpr(t *testing.T, src string) hcl.Expression {
+	t.Helper()
+	e, diags := hclsyntax.ParseExpression([]byte(src), "expr.hcl", hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	return e
 }
