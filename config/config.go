@@ -85,8 +85,9 @@ type Pipeline struct {
 	// its dependent.
 	Graph *dag.Graph[string]
 
-	ctx   *hcl.EvalContext // var, local, path and functions
-	specs map[string]*kindSpec
+	ctx         *hcl.EvalContext // var, local, path and functions
+	specs       map[string]*kindSpec
+	noResources cty.Value // stage.X.resources of a stage without the block
 }
 
 // Variable is a declared variable and its final value.
@@ -127,6 +128,28 @@ type Stage struct {
 	config    *hcl.Block
 	resources *hcl.Block
 	decl      int // declaration order
+
+	// refs holds the attributes and outputs other stages read
+	// (stage.NAME.ATTR); refAll is set when one reads the whole object.
+	refs   map[string]struct{}
+	refAll bool
+}
+
+// needs reports whether another stage reads attribute or output name.
+func (s *Stage) needs(name string) bool {
+	if s.refAll {
+		return true
+	}
+	_, ok := s.refs[name]
+	return ok
+}
+
+// nrefs is how many attributes other stages read (all when refAll).
+func (s *Stage) nrefs() int {
+	if s.refAll {
+		return len(stageObjectAttrs)
+	}
+	return len(s.refs)
 }
 
 // Resolved is a stage with every attribute evaluated.
@@ -176,6 +199,7 @@ type Resolved struct {
 
 	attrs   map[string]cty.Value // what stage.NAME shows, marks kept
 	outputs map[string]cty.Type  // the kind's Outputs
+	stage   *Stage
 }
 
 // Known reports whether every attribute is known.
@@ -187,19 +211,39 @@ func (r *Resolved) Known() bool { return len(r.Unknown) == 0 }
 // kind's published outputs, which override attributes of the same name.
 // outputs holds the values the stage published; a declared output missing
 // from outputs (all of them when outputs is nil, as at plan time) is unknown.
-// The value may carry cty marks: pass it to Resolve, do not store it.
+//
+// To stay cheap on large pipelines the object holds only what the pipeline
+// reads: when every reference names an attribute (stage.NAME.ATTR), only
+// those attributes are present; a reference to the whole object (stage.NAME)
+// brings all of them. Build it once per stage and give the same value to
+// every dependent. It may carry cty marks: pass it to Resolve, do not store
+// it.
 func (r *Resolved) Value(outputs map[string]cty.Value) cty.Value {
-	obj := make(map[string]cty.Value, len(r.attrs)+8)
+	st := r.stage
+	if st != nil && !st.refAll {
+		obj := make(map[string]cty.Value, len(st.refs))
+		for k := range st.refs {
+			if ty, isOut := r.outputs[k]; isOut {
+				if v, ok := outputs[k]; ok {
+					obj[k] = v
+				} else {
+					obj[k] = cty.UnknownVal(ty)
+				}
+			} else if v, ok := r.attrs[k]; ok {
+				obj[k] = v
+			}
+		}
+		return cty.ObjectVal(obj)
+	}
+	obj := make(map[string]cty.Value, len(r.attrs)+len(r.outputs))
 	for k, v := range r.attrs {
 		obj[k] = v
 	}
-	if r.Kind != nil {
-		for k, ty := range r.outputs {
-			if v, ok := outputs[k]; ok {
-				obj[k] = v
-			} else {
-				obj[k] = cty.UnknownVal(ty)
-			}
+	for k, ty := range r.outputs {
+		if v, ok := outputs[k]; ok {
+			obj[k] = v
+		} else {
+			obj[k] = cty.UnknownVal(ty)
 		}
 	}
 	return cty.ObjectVal(obj)
@@ -248,7 +292,7 @@ func LoadSource(path string, src []byte, in Inputs, reg *stages.Registry) (*Pipe
 	if err != nil {
 		abs = path
 	}
-	file, diags := hclsyntax.ParseConfig(src, path, hcl.InitialPos)
+	body, diags := parse(src, path)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -261,9 +305,15 @@ func LoadSource(path string, src []byte, in Inputs, reg *stages.Registry) (*Pipe
 		Locals:    map[string]cty.Value{},
 		Stages:    map[string]*Stage{},
 		specs:     map[string]*kindSpec{},
+		noResources: cty.ObjectVal(map[string]cty.Value{
+			"cpus":     cty.NumberIntVal(0),
+			"memory":   cty.NumberIntVal(0),
+			"gpus":     cty.NumberIntVal(0),
+			"gpu_type": cty.StringVal(""),
+		}),
 	}
 	l := &loader{p: p, reg: reg, in: in, env: env, funcs: functions(cwd, env)}
-	diags = append(diags, l.load(file.Body.(*hclsyntax.Body))...)
+	diags = append(diags, l.load(body)...)
 	if diags.HasErrors() {
 		return nil, diags
 	}

@@ -209,7 +209,7 @@ stage "use" {
 		Resources:  stages.Resources{CPUs: 2, Memory: 3 << 29, GPUs: 1, GPUType: "h100"},
 		Sensitive:  []string{"env.TOKEN"},
 	}
-	prep.attrs, prep.outputs = nil, nil
+	prep.attrs, prep.outputs, prep.stage = nil, nil, nil
 	if !reflect.DeepEqual(prep, want) {
 		t.Errorf("prep\n got %+v\nwant %+v", prep, want)
 	}
@@ -256,8 +256,24 @@ stage "use" {
 }
 
 func TestResolveDefaults(t *testing.T) {
-	p := load(t, `stage "a" {}`, Inputs{})
-	r := resolveAll(t, p, nil)["a"]
+	p := load(t, `
+stage "a" {}
+stage "b" {
+  command = "echo ${length(keys(stage.a))} ${stage.c.outputs[0]}"
+}
+stage "c" {
+  outputs = ["x"]
+}
+`, Inputs{})
+	res := resolveAll(t, p, nil)
+	if b := res["b"]; b.Shell != "echo 14 "+filepath.Join(p.Cwd, "x") {
+		t.Errorf("b: %q", b.Shell)
+	}
+	// Only what is read is in the object of a stage read by attribute.
+	if v := res["c"].Value(nil); len(v.Type().AttributeTypes()) != 1 || !v.Type().HasAttribute("outputs") {
+		t.Errorf("c's object: %#v", v)
+	}
+	r := res["a"]
 	if !r.Enabled || r.Workdir != p.Cwd || r.Shell != "" || r.Argv != nil || r.Config != cty.NilVal || r.Kind.Name() != "exec" {
 		t.Errorf("defaults: %+v", r)
 	}

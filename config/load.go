@@ -481,7 +481,7 @@ func (l *loader) stageRefs(st *Stage, names []string) ([]stageRef, hcl.Diagnosti
 				})
 				continue
 			}
-			r, d := l.checkStageRef(st, tr, names)
+			r, d := l.checkStageRef(st, tr, names, false)
 			diags = append(diags, d...)
 			if r != nil {
 				refs = append(refs, *r)
@@ -494,7 +494,7 @@ func (l *loader) stageRefs(st *Stage, names []string) ([]stageRef, hcl.Diagnosti
 				diags = append(diags, l.checkCommonRef(tr)...)
 				continue
 			}
-			r, d := l.checkStageRef(st, tr, names)
+			r, d := l.checkStageRef(st, tr, names, true)
 			diags = append(diags, d...)
 			if r != nil {
 				refs = append(refs, *r)
@@ -535,8 +535,9 @@ func walkBody(body hcl.Body, f func(hcl.Expression)) {
 	}
 }
 
-// checkStageRef checks stage.NAME[.ATTR...].
-func (l *loader) checkStageRef(from *Stage, tr hcl.Traversal, names []string) (*stageRef, hcl.Diagnostics) {
+// checkStageRef checks stage.NAME[.ATTR...]. When reading, it records on the
+// target which attribute is read.
+func (l *loader) checkStageRef(from *Stage, tr hcl.Traversal, names []string, reading bool) (*stageRef, hcl.Diagnostics) {
 	name, rng, ok := secondStep(tr)
 	if !ok {
 		return nil, hcl.Diagnostics{{
@@ -563,6 +564,9 @@ func (l *loader) checkStageRef(from *Stage, tr hcl.Traversal, names []string) (*
 			Subject:  tr.SourceRange().Ptr(),
 		}}
 	}
+	if reading && (len(tr) == 2 || target.Kind == nil) {
+		target.refAll = true
+	}
 	if len(tr) > 2 && target.Kind != nil {
 		var attr string
 		var arng hcl.Range
@@ -586,6 +590,14 @@ func (l *loader) checkStageRef(from *Stage, tr hcl.Traversal, names []string) (*
 					Subject: hcl.RangeBetween(rng, arng).Ptr(),
 				}}
 			}
+			if reading {
+				if target.refs == nil {
+					target.refs = map[string]struct{}{}
+				}
+				target.refs[attr] = struct{}{}
+			}
+		} else if reading {
+			target.refAll = true
 		}
 	}
 	return &stageRef{target: name, rng: rng}, nil

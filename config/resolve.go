@@ -45,8 +45,9 @@ func (p *Pipeline) Resolve(name string, upstream map[string]cty.Value) (*Resolve
 		Kind:    st.Kind,
 		Enabled: true,
 		Workdir: p.Cwd,
-		attrs:   make(map[string]cty.Value, len(stageObjectAttrs)),
+		attrs:   make(map[string]cty.Value, st.nrefs()),
 		outputs: p.specs[st.Kind.Name()].outputs,
+		stage:   st,
 	}}
 	rs.resolve()
 	r := rs.r
@@ -67,21 +68,23 @@ func (p *Pipeline) Resolve(name string, upstream map[string]cty.Value) (*Resolve
 func (p *Pipeline) ResolveAll(outputs func(stage string) map[string]cty.Value) (map[string]*Resolved, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	out := make(map[string]*Resolved, len(p.Order))
+	values := make(map[string]cty.Value, len(p.Order))
 	for _, st := range p.Order {
 		up := make(map[string]cty.Value, len(st.Deps))
 		for _, d := range st.Deps {
-			if r := out[d]; r != nil {
-				var o map[string]cty.Value
-				if outputs != nil {
-					o = outputs(d)
-				}
-				up[d] = r.Value(o)
+			if v, ok := values[d]; ok {
+				up[d] = v
 			}
 		}
 		r, d := p.Resolve(st.Name, up)
 		diags = append(diags, d...)
 		if r != nil {
 			out[st.Name] = r
+			var o map[string]cty.Value
+			if outputs != nil && len(p.Graph.Successors(st.Name)) > 0 {
+				o = outputs(st.Name)
+			}
+			values[st.Name] = r.Value(o)
 		}
 	}
 	return out, diags
@@ -98,8 +101,8 @@ type resolver struct {
 
 func (rs *resolver) resolve() {
 	r, st := rs.r, rs.st
-	r.attrs["name"] = cty.StringVal(st.Name)
-	r.attrs["kind"] = cty.StringVal(st.Kind.Name())
+	rs.set("name", cty.StringVal(st.Name))
+	rs.set("kind", cty.StringVal(st.Kind.Name()))
 
 	if v, ok := rs.eval("description", cty.String, "a string"); ok {
 		r.Description = v.AsString()
@@ -118,13 +121,13 @@ func (rs *resolver) resolve() {
 	}
 	if v, ok := rs.eval("workdir", cty.String, "a string"); ok {
 		r.Workdir = rs.abs(v.AsString())
-		r.attrs["workdir"] = rs.remark("workdir", cty.StringVal(r.Workdir))
-	} else if _, set := r.attrs["workdir"]; !set {
-		r.attrs["workdir"] = cty.StringVal(r.Workdir)
+		rs.set("workdir", rs.remark("workdir", cty.StringVal(r.Workdir)))
+	} else if !contains(r.Unknown, "workdir") {
+		rs.set("workdir", cty.StringVal(r.Workdir))
 	}
 	if v, ok := rs.eval("inputs", cty.List(cty.String), "a list of strings"); ok {
 		r.Inputs = rs.inputs(v)
-		r.attrs["inputs"] = rs.remark("inputs", stringList(r.Inputs))
+		rs.set("inputs", rs.remark("inputs", stringList(r.Inputs)))
 	}
 	if v, ok := rs.eval("outputs", cty.List(cty.String), "a list of strings"); ok {
 		for it := v.ElementIterator(); it.Next(); {
@@ -135,7 +138,7 @@ func (rs *resolver) resolve() {
 			}
 			r.Outputs = append(r.Outputs, rs.abs(e.AsString()))
 		}
-		r.attrs["outputs"] = rs.remark("outputs", stringList(r.Outputs))
+		rs.set("outputs", rs.remark("outputs", stringList(r.Outputs)))
 	}
 	if v, ok := rs.eval("retries", cty.Number, "a number"); ok {
 		n, err := wholeNumber(v, 0)
@@ -167,7 +170,7 @@ func (rs *resolver) resolve() {
 		{"timeout", cty.StringVal("0s")},
 		{"enabled", cty.True},
 	} {
-		if _, ok := r.attrs[a.name]; !ok {
+		if _, ok := r.attrs[a.name]; !ok && rs.st.needs(a.name) {
 			r.attrs[a.name] = a.def
 		}
 	}
@@ -204,7 +207,7 @@ func (rs *resolver) evalExpr(name string, expr hcl.Expression, ty cty.Type, what
 		})
 		return cty.NilVal, false
 	}
-	rs.r.attrs[name] = c
+	rs.set(name, c)
 	plain := rs.unmark(name, c)
 	if !plain.IsWhollyKnown() {
 		rs.r.Unknown = append(rs.r.Unknown, name)
@@ -214,6 +217,13 @@ func (rs *resolver) evalExpr(name string, expr hcl.Expression, ty cty.Type, what
 		return cty.NilVal, false
 	}
 	return plain, true
+}
+
+// set records the value stage.NAME.name shows, if any stage reads it.
+func (rs *resolver) set(name string, v cty.Value) {
+	if rs.st.needs(name) {
+		rs.r.attrs[name] = v
+	}
 }
 
 // unmark removes marks from v, recording sensitive paths under prefix.
@@ -229,8 +239,10 @@ func (rs *resolver) unmark(prefix string, v cty.Value) cty.Value {
 
 // remark marks v sensitive when attribute name was.
 func (rs *resolver) remark(name string, v cty.Value) cty.Value {
-	if orig, ok := rs.r.attrs[name]; ok && orig.ContainsMarked() {
-		return v.Mark(sensitiveMark{})
+	for _, s := range rs.r.Sensitive {
+		if s == name || strings.HasPrefix(s, name+".") || strings.HasPrefix(s, name+"[") {
+			return v.Mark(sensitiveMark{})
+		}
 	}
 	return v
 }
@@ -283,7 +295,7 @@ func (rs *resolver) command() {
 	if d.HasErrors() {
 		return
 	}
-	rs.r.attrs["command"] = v
+	rs.set("command", v)
 	plain := rs.unmark("command", v)
 	if !plain.IsKnown() {
 		rs.r.Unknown = append(rs.r.Unknown, "command")
@@ -404,14 +416,18 @@ func wholeNumber(v cty.Value, lo int) (int, error) {
 
 // resources evaluates the resources block.
 func (rs *resolver) resources() {
+	b := rs.st.resources
+	if b == nil {
+		rs.set("resources", rs.p.noResources)
+		return
+	}
 	obj := map[string]cty.Value{
 		"cpus":     cty.NumberIntVal(0),
 		"memory":   cty.NumberIntVal(0),
 		"gpus":     cty.NumberIntVal(0),
 		"gpu_type": cty.StringVal(""),
 	}
-	b := rs.st.resources
-	if b != nil {
+	{
 		content, d := b.Body.Content(resourcesSchema)
 		rs.diags = append(rs.diags, d...)
 		res := &rs.r.Resources
@@ -447,11 +463,10 @@ func (rs *resolver) resources() {
 				obj["gpu_type"] = v
 			}
 		}
-		for k := range obj {
-			delete(rs.r.attrs, "resources."+k)
-		}
 	}
-	rs.r.attrs["resources"] = cty.ObjectVal(obj)
+	if rs.st.needs("resources") {
+		rs.set("resources", cty.ObjectVal(obj))
+	}
 }
 
 // parseBytes reads a size: a number of bytes, or a number with a unit: k, M,
@@ -490,7 +505,7 @@ func (rs *resolver) config() {
 	ks := rs.p.specs[rs.st.Kind.Name()]
 	if ks == nil || ks.spec == nil {
 		rs.r.Config = cty.NilVal
-		rs.r.attrs["config"] = cty.NullVal(cty.DynamicPseudoType)
+		rs.set("config", cty.NullVal(cty.DynamicPseudoType))
 		return
 	}
 	var body hcl.Body = hcl.EmptyBody()
@@ -502,7 +517,7 @@ func (rs *resolver) config() {
 	if d.HasErrors() {
 		return
 	}
-	rs.r.attrs["config"] = v
+	rs.set("config", v)
 	plain := rs.unmark("config", v)
 	if !plain.IsWhollyKnown() {
 		rs.r.Unknown = append(rs.r.Unknown, "config")
