@@ -38,6 +38,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -50,7 +51,7 @@ import (
 
 // Version identifies the generator: it changes whenever the same
 // configuration would produce different files.
-const Version = "1"
+const Version = "2"
 
 // ParamsName is the file, in the output directory, recording the
 // configuration the tree was made with.
@@ -357,6 +358,23 @@ func writeRecording(ctx context.Context, out string, r *Recording) (bool, error)
 	return true, nil
 }
 
+// toDigital stores physical values as the digital values of sig: rounded
+// to the nearest step and clamped to the digital range (what
+// edf.Writer.WritePhysical does, without its per-sample checks).
+func toDigital(dst []int32, src []float64, sig *edf.Signal) {
+	g, b := 1/sig.Gain(), sig.Bias()
+	lo, hi := float64(min(sig.DigitalMin, sig.DigitalMax)), float64(max(sig.DigitalMin, sig.DigitalMax))
+	for i, v := range src {
+		d := math.Round(v*g - b)
+		if d < lo {
+			d = lo
+		} else if d > hi {
+			d = hi
+		}
+		dst[i] = int32(d)
+	}
+}
+
 func exists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.Mode().IsRegular()
@@ -388,22 +406,25 @@ func writeEDF(ctx context.Context, path string, r *Recording) error {
 	}
 	s := newSynth(r)
 	data := make([][]float64, len(spec.Signals))
+	dig := make([][]int32, len(spec.Signals))
 	for i := range data {
 		data[i] = make([]float64, chunkSeconds*spec.Signals[i].SamplesPerRecord)
+		dig[i] = make([]int32, len(data[i]))
 	}
+	sigs := w.Header().Signals
 	for sec := 0; sec < r.Seconds; sec += chunkSeconds {
 		if err := ctx.Err(); err != nil {
 			w.Abort()
 			return err
 		}
 		k := min(chunkSeconds, r.Seconds-sec)
-		n := k * r.Rate
-		s.fill(data[:nEl], data[nEl], sec*r.Rate, n)
-		chunk := make([][]float64, len(data))
+		s.fill(data[:nEl], data[nEl], sec*r.Rate, k*r.Rate)
+		chunk := make([][]int32, len(data))
 		for i := range data {
-			chunk[i] = data[i][:k*spec.Signals[i].SamplesPerRecord]
+			chunk[i] = dig[i][:k*spec.Signals[i].SamplesPerRecord]
+			toDigital(chunk[i], data[i], &sigs[i])
 		}
-		if err := w.WritePhysical(chunk); err != nil {
+		if err := w.WriteDigital(chunk); err != nil {
 			w.Abort()
 			return fmt.Errorf("write %s: %w", path, err)
 		}

@@ -137,7 +137,7 @@ func newPatient(seed uint64, n int) *patient {
 	p.lambda = u(1, 2.5)
 	p.spreadS = u(1, 6)
 	p.f0, p.f1 = u(5, 8), u(2.5, 4)
-	p.gain = u(0.6, 2.2)
+	p.gain = u(0.8, 2.4)
 	for i := range p.harm {
 		p.harm[i] = rng.Float64()
 	}

@@ -87,6 +87,7 @@ type synth struct {
 	pinkG    float64
 	pink     [nEl][6]float64
 	own      [nEl][]float64
+	shared   [4][]float64 // alpha, theta, delta, mains of the chunk
 	alpha    resonator
 	theta    resonator
 	delta    resonator
@@ -104,6 +105,8 @@ type synth struct {
 
 	events []event
 	beats  []float64 // heartbeat times (s)
+	ecgT   []float64 // heartbeat templates (heartTemplates)
+	qrsT   []float64
 	wave   []float64 // seizure waveform, one period
 	// per seizure and electrode: amplitude factor, onset delay (s), phase lag
 	szAtt, szDelay, szLag [][nEl]float64
@@ -235,6 +238,7 @@ func newSynth(r *Recording) *synth {
 		s.beats = append(s.beats, t)
 	}
 
+	s.heartTemplates()
 	s.wave = s.waveform()
 	for _, z := range r.Seizures {
 		var att, delay, lag [nEl]float64
@@ -343,28 +347,39 @@ func (s *synth) fill(eeg [][]float64, ecg []float64, s0, n int) {
 	// volume conduction: each electrode also sees its neighbours
 	for i := range nEl {
 		out := eeg[i][:n]
-		own := s.own[i][:n]
 		nb := s.nb[i]
-		k := 0.6 / float64(len(nb))
 		norm := 1 / math.Sqrt(1+0.36/float64(len(nb)))
-		for j := range out {
-			v := own[j]
-			for _, m := range nb {
-				v += k * s.own[m][j]
-			}
+		k := 0.6 / float64(len(nb)) * norm
+		for j, v := range s.own[i][:n] {
 			out[j] = v * norm
+		}
+		for _, m := range nb {
+			for j, v := range s.own[m][:n] {
+				out[j] += k * v
+			}
 		}
 	}
 	// shared rhythms and mains
+	if cap(s.shared[0]) < n {
+		for k := range s.shared {
+			s.shared[k] = make([]float64, n)
+		}
+	}
+	al, th, de, li := s.shared[0][:n], s.shared[1][:n], s.shared[2][:n], s.shared[3][:n]
 	for j := range n {
 		t := float64(s0+j) / fs
-		a := s.alpha.next(rng.NormFloat64()) * gain(s.gAlpha, t)
-		th := s.theta.next(rng.NormFloat64()) * gain(s.gTheta, t)
-		de := s.delta.next(rng.NormFloat64()) * gain(s.gDelta, t)
+		al[j] = s.alpha.next(rng.NormFloat64()) * gain(s.gAlpha, t)
+		th[j] = s.theta.next(rng.NormFloat64()) * gain(s.gTheta, t)
+		de[j] = s.delta.next(rng.NormFloat64()) * gain(s.gDelta, t)
 		c, sn := s.lineC, s.lineS
 		s.lineC, s.lineS = c*s.lineStep[0]-sn*s.lineStep[1], sn*s.lineStep[0]+c*s.lineStep[1]
-		for i := range nEl {
-			eeg[i][j] += s.wAlpha[i]*a + s.wTheta[i]*th + s.wDelta[i]*de + s.wLine[i]*c
+		li[j] = c
+	}
+	for i := range nEl {
+		out := eeg[i][:n]
+		wa, wt, wd, wl := s.wAlpha[i], s.wTheta[i], s.wDelta[i], s.wLine[i]
+		for j := range out {
+			out[j] += wa*al[j] + wt*th[j] + wd*de[j] + wl*li[j]
 		}
 	}
 	if m := math.Hypot(s.lineC, s.lineS); m != 0 { // keep the phasor on the unit circle
@@ -432,8 +447,26 @@ func (s *synth) addEvent(eeg [][]float64, ev *event, s0, n int) {
 	}
 }
 
-// addHeart writes the ECG channel (P, QRS and T waves per beat, in µV) and
-// its leak into the ear and temporal electrodes.
+// heartOver is the oversampling of the heartbeat templates.
+const heartOver = 8
+
+// heartTemplates tabulates one heartbeat from 0.3 s before to 0.5 s after
+// the R peak at heartOver points per sample: the ECG (P, QRS and T waves, in
+// µV) and the QRS alone (what leaks into the ear electrodes).
+func (s *synth) heartTemplates() {
+	n := int(0.8*s.fs*heartOver) + 1
+	s.ecgT, s.qrsT = make([]float64, n), make([]float64, n)
+	for k := range n {
+		d := float64(k)/(s.fs*heartOver) - 0.3
+		qrs := math.Exp(-d * d / (2 * 0.012 * 0.012))
+		s.qrsT[k] = qrs
+		s.ecgT[k] = 120*math.Exp(-(d+0.18)*(d+0.18)/(2*0.03*0.03)) + 1000*qrs - 150*math.Exp(-(d-0.03)*(d-0.03)/(2*0.01*0.01)) +
+			300*math.Exp(-(d-0.3)*(d-0.3)/(2*0.06*0.06))
+	}
+}
+
+// addHeart writes the ECG channel and its leak into the ear and temporal
+// electrodes.
 func (s *synth) addHeart(eeg [][]float64, ecg []float64, s0, n int) {
 	clear(ecg[:n])
 	t0, t1 := float64(s0)/s.fs, float64(s0+n)/s.fs
@@ -443,14 +476,14 @@ func (s *synth) addHeart(eeg [][]float64, ecg []float64, s0, n int) {
 		}
 		a, b := s.span(bt-0.3, 0.8, s0, n)
 		for j := a; j < b; j++ {
-			d := float64(s0+j)/s.fs - bt
-			qrs := math.Exp(-d * d / (2 * 0.012 * 0.012))
-			v := 120*math.Exp(-(d+0.18)*(d+0.18)/(2*0.03*0.03)) + 1000*qrs - 150*math.Exp(-(d-0.03)*(d-0.03)/(2*0.01*0.01)) +
-				300*math.Exp(-(d-0.3)*(d-0.3)/(2*0.06*0.06))
-			ecg[j] += v
+			k := int(math.Round((float64(s0+j)/s.fs - bt + 0.3) * s.fs * heartOver))
+			if k < 0 || k >= len(s.ecgT) {
+				continue
+			}
+			ecg[j] += s.ecgT[k]
 			for i := range nEl {
 				if s.wECG[i] != 0 {
-					eeg[i][j] += s.wECG[i] * qrs
+					eeg[i][j] += s.wECG[i] * s.qrsT[k]
 				}
 			}
 		}
@@ -475,7 +508,7 @@ func (s *synth) addSeizure(eeg [][]float64, z int, s0, n int) {
 		x := tau / D
 		// phase: integral of f(τ) = f0 + (f1 − f0)(τ/D)^0.7, plus a slow jitter
 		cyc := sz.f0*tau + (sz.f1-sz.f0)*D/1.7*math.Pow(x, 1.7) + 0.15*math.Sin(2*math.Pi*0.13*tau+sz.jitter)
-		env := sigma * (0.25 + 0.75*smoothstep(tau/sz.buildupS)) * smoothstep((D-tau)/1.5)
+		env := sigma * (0.35 + 0.65*smoothstep(tau/sz.buildupS)) * smoothstep((D-tau)/1.5)
 		for i := range nEl {
 			on := smoothstep((tau - delay[i]) / 2)
 			if on == 0 {
