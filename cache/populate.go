@@ -172,7 +172,15 @@ type RecordingError struct {
 	Err            error
 }
 
-func (e *RecordingError) Error() string { return e.EDF + ": " + e.Err.Error() }
+// Error names the EDF file once: readers' errors that already start with
+// the path are not prefixed again.
+func (e *RecordingError) Error() string {
+	msg := e.Err.Error()
+	if strings.HasPrefix(msg, e.EDF) {
+		return msg
+	}
+	return e.EDF + ": " + msg
+}
 func (e *RecordingError) Unwrap() error { return e.Err }
 
 // Populate fills cfg.Dir from the corpus at cfg.Source: one recording file
