@@ -8,7 +8,9 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/pipeml/pipe/cache"
 	"github.com/pipeml/pipe/demo"
+	"github.com/pipeml/pipe/eeg/edf/edftest"
 )
 
 func TestDemoData(t *testing.T) {
@@ -124,4 +126,46 @@ expect = { train = 3, dev = 2, eval = 1 }
 	if h, _ := vres.Outputs["seizure_hours"].Index(cty.StringVal("dev")).AsBigFloat().Float64(); !(h > 0) {
 		t.Errorf("no seizure hours in dev: %#v", vres.Outputs)
 	}
+}
+
+// TestSharedStubsPopulateVerify runs populate_cache → verify_cache through
+// the kinds' Go API on the real TUSZ layout in ../shared, whose EDF files
+// are 2 s stubs of recordings their csv_bi files say last minutes: populate
+// succeeds (on_error = "skip") and quarantines every recording naming its
+// short length; verify then fails with a report, not a crash.
+func TestSharedStubsPopulateVerify(t *testing.T) {
+	src := edftest.SharedDir(t, "data", "tusz_layout", "tuh")
+	work := t.TempDir()
+	pk, vk := NewPopulate(), NewVerify()
+	cfg, _ := decode(t, pk, `
+source   = "`+src+`"
+dir      = "cache"
+on_error = "skip"
+`)
+	pres, out, err := run(t, pk, cfg, work)
+	if err != nil {
+		t.Fatalf("populate: %v\n%s", err, out)
+	}
+	q, err := cache.ReadQuarantine(filepath.Join(work, "cache"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := pres.Outputs["quarantined"].AsBigFloat().Int64()
+	if n == 0 || int(n) != len(q) {
+		t.Fatalf("quarantined output %d, %d in %s", n, len(q), cache.QuarantineName)
+	}
+	for _, e := range q {
+		if !strings.Contains(e.Reason, "holds 2.00 s of data but") {
+			t.Errorf("%s: reason %q does not report the short length", e.EDF, e.Reason)
+		}
+	}
+	if !strings.Contains(out, "holds 2.00 s of data") {
+		t.Errorf("populate report does not show the reasons:\n%s", out)
+	}
+	cfg, _ = decode(t, vk, `cache = "`+pres.Outputs["dir"].AsString()+`"`)
+	_, out, err = run(t, vk, cfg, work)
+	if err == nil || !strings.Contains(err.Error(), "quarantin") {
+		t.Errorf("verify of an empty cache: %v\n%s", err, out)
+	}
+	t.Logf("verify: %v", err)
 }
