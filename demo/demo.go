@@ -21,7 +21,7 @@
 // frequency falls from 5–8 Hz to 2.5–4 Hz while its amplitude builds up,
 // starting at a focus and spreading to neighbouring electrodes (or
 // generalised), followed by post-ictal slowing. Seizure amplitude at the
-// focus ranges from about half to three times the background, so that
+// focus peaks at 0.6 to 3 times the background σ, so that
 // amplitude alone does not separate seizures from the artefact-laden
 // background; the rhythm, its evolution and its spread do.
 //
