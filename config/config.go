@@ -87,7 +87,8 @@ type Pipeline struct {
 
 	ctx         *hcl.EvalContext // var, local, path and functions
 	specs       map[string]*kindSpec
-	noResources cty.Value // stage.X.resources of a stage without the block
+	noResources cty.Value            // stage.X.resources of a stage without the block
+	defaults    map[string]cty.Value // stage.X.ATTR of an absent attribute
 }
 
 // Variable is a declared variable and its final value.
@@ -311,6 +312,17 @@ func LoadSource(path string, src []byte, in Inputs, reg *stages.Registry) (*Pipe
 			"gpus":     cty.NumberIntVal(0),
 			"gpu_type": cty.StringVal(""),
 		}),
+		defaults: map[string]cty.Value{
+			"description": cty.StringVal(""),
+			"command":     cty.NullVal(cty.DynamicPseudoType),
+			"env":         cty.MapValEmpty(cty.String),
+			"inputs":      cty.ListValEmpty(cty.String),
+			"outputs":     cty.ListValEmpty(cty.String),
+			"retries":     cty.NumberIntVal(0),
+			"retry_delay": cty.StringVal("0s"),
+			"timeout":     cty.StringVal("0s"),
+			"enabled":     cty.True,
+		},
 	}
 	l := &loader{p: p, reg: reg, in: in, env: env, funcs: functions(cwd, env)}
 	diags = append(diags, l.load(body)...)

@@ -156,22 +156,11 @@ func (rs *resolver) resolve() {
 	if v, ok := rs.eval("enabled", cty.Bool, "a bool"); ok {
 		r.Enabled = v.True()
 	}
-	for _, a := range []struct {
-		name string
-		def  cty.Value
-	}{
-		{"description", cty.StringVal("")},
-		{"command", cty.NullVal(cty.DynamicPseudoType)},
-		{"env", cty.MapValEmpty(cty.String)},
-		{"inputs", cty.ListValEmpty(cty.String)},
-		{"outputs", cty.ListValEmpty(cty.String)},
-		{"retries", cty.NumberIntVal(0)},
-		{"retry_delay", cty.StringVal("0s")},
-		{"timeout", cty.StringVal("0s")},
-		{"enabled", cty.True},
-	} {
-		if _, ok := r.attrs[a.name]; !ok && rs.st.needs(a.name) {
-			r.attrs[a.name] = a.def
+	if rs.st.refs != nil || rs.st.refAll {
+		for name, def := range rs.p.defaults {
+			if _, ok := r.attrs[name]; !ok && rs.st.needs(name) {
+				r.attrs[name] = def
+			}
 		}
 	}
 	rs.resources()
@@ -228,6 +217,9 @@ func (rs *resolver) set(name string, v cty.Value) {
 
 // unmark removes marks from v, recording sensitive paths under prefix.
 func (rs *resolver) unmark(prefix string, v cty.Value) cty.Value {
+	if !v.ContainsMarked() {
+		return v
+	}
 	plain, pvm := v.UnmarkDeepWithPaths()
 	for _, pm := range pvm {
 		if _, ok := pm.Marks[sensitiveMark{}]; ok {
