@@ -392,3 +392,27 @@ func TestFunctions(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentResolve resolves every stage of the example from many
+// goroutines at once (the runner resolves stages in parallel); run with
+// -race.
+func TestConcurrentResolve(t *testing.T) {
+	p, diags := Load("../pipelines/example.hcl", Inputs{Cwd: t.TempDir()}, testRegistry())
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	done := make(chan hcl.Diagnostics)
+	for i := 0; i < 4; i++ {
+		for _, st := range p.Order {
+			go func() {
+				_, d := p.Resolve(st.Name, nil)
+				done <- d
+			}()
+		}
+	}
+	for i := 0; i < 4*len(p.Order); i++ {
+		if d := <-done; d.HasErrors() {
+			t.Error(d)
+		}
+	}
+}

@@ -29,6 +29,7 @@ func TestDiagnosticsGolden(t *testing.T) {
 		{name: "unknown_kind", want: []string{`Known kinds: cache, exec, train. Did you mean "train"?`}},
 		{name: "variable_type", in: Inputs{Vars: []string{"epochs=many"}}, want: []string{`variable "epochs"`, `variable "layers"`}},
 		{name: "variable_validation", want: []string{`variable "rate"`, "rate must be between 100 and 200 Hz."}},
+		{name: "variable_validation_cli", in: Inputs{Env: []string{"PIPE_VAR_rate=50"}}, want: []string{"from env PIPE_VAR_rate", "rate must be between"}},
 		{name: "variable_required", want: []string{`Variable "data" has no default`}},
 		{name: "undeclared_refs", want: []string{`Did you mean "out"?`, `Did you mean "dir"?`, "There is no path.root: path.pipeline is", `Did you mean "var"?`}},
 		{name: "locals_cycle", want: []string{"local.a -> local.b -> local.a"}},

@@ -236,8 +236,8 @@ func (l *loader) decodeVariables(blocks []*hcl.Block) hcl.Diagnostics {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  fmt.Sprintf("Invalid value for variable %q", name),
-				Detail:   fmt.Sprintf("The value (from %s) is not suitable for variable %q declared at %s: %s.", v.Source, name, v.DeclRange, err),
-				Subject:  decl.valueRange.Ptr(),
+				Detail:   fmt.Sprintf("The value%s (from %s) is not suitable for variable %q declared at %s: %s.", quoteValue(v), v.Source, name, v.DeclRange, err),
+				Subject:  decl.subject(v.DeclRange),
 			})
 			continue
 		}
@@ -261,6 +261,16 @@ func (l *loader) decodeVariables(blocks []*hcl.Block) hcl.Diagnostics {
 		}
 	}
 	return diags
+}
+
+// subject is where a diagnostic about the variable's value points: the value
+// in its file, or, for values from the command line or the environment,
+// which have no file, the fallback range in the pipeline.
+func (d *varDecl) subject(fallback hcl.Range) *hcl.Range {
+	if strings.HasPrefix(d.valueRange.Filename, "<") {
+		return fallback.Ptr()
+	}
+	return d.valueRange.Ptr()
 }
 
 // checkValidation evaluates one validation block of a variable.
@@ -313,7 +323,7 @@ func (l *loader) checkValidation(decl *varDecl, vc *hcl.BodyContent) hcl.Diagnos
 		Severity: hcl.DiagError,
 		Summary:  fmt.Sprintf("Invalid value for variable %q", name),
 		Detail:   fmt.Sprintf("%s\n\nThe value comes from %s; the rule is at %s.", msg, decl.v.Source, cond.Expr.Range()),
-		Subject:  decl.valueRange.Ptr(),
+		Subject:  decl.subject(cond.Expr.Range()),
 	})
 }
 
@@ -363,4 +373,12 @@ func sortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Range.Start.Byte < out[j].Range.Start.Byte })
 	return out
+}
+
+// quoteValue returns ` "text"` for a non-sensitive string value, else "".
+func quoteValue(v *Variable) string {
+	if v.Sensitive || !v.Value.IsKnown() || v.Value.IsNull() || v.Value.Type() != cty.String || len(v.Value.AsString()) > 80 {
+		return ""
+	}
+	return fmt.Sprintf(" %q", v.Value.AsString())
 }
