@@ -263,7 +263,10 @@ type kindSpec struct {
 
 // Load reads, decodes and checks the pipeline at path. The diagnostics hold
 // every problem found (with source ranges) and warnings; when they have
-// errors the pipeline is nil. reg supplies the stage kinds.
+// errors the pipeline is nil. reg supplies the stage kinds (nil: none).
+//
+// A loaded Pipeline is read-only: Resolve and ResolveAll may be called from
+// many goroutines at once.
 func Load(path string, in Inputs, reg *stages.Registry) (*Pipeline, hcl.Diagnostics) {
 	src, err := os.ReadFile(path)
 	if err != nil {
@@ -296,6 +299,9 @@ func LoadSource(path string, src []byte, in Inputs, reg *stages.Registry) (*Pipe
 	body, diags := parse(src, path)
 	if diags.HasErrors() {
 		return nil, diags
+	}
+	if reg == nil {
+		reg, _ = stages.NewRegistry()
 	}
 	env := envMap(in.Env)
 	p := &Pipeline{
