@@ -1,9 +1,13 @@
 package config
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zclconf/go-cty/cty"
 )
@@ -21,9 +25,19 @@ func FuzzLoad(f *testing.F) {
 	cwd := f.TempDir()
 	reg := testRegistry()
 	f.Fuzz(func(t *testing.T, src []byte, v string) {
-		if strings.Contains(string(src), "**") {
-			t.Skip("recursive globs could walk the whole file system")
+		if strings.Contains(string(src), "**") || strings.Contains(string(src), "/dev/") {
+			t.Skip("recursive globs could walk the whole file system; /dev files may never end")
 		}
+		// A watchdog: Go's fuzzer has no per-input time limit, so an input
+		// that hangs would stall the run without saying which it is.
+		// Crashing makes the fuzzer record it, with every goroutine's stack.
+		watchdog := time.AfterFunc(20*time.Second, func() {
+			buf := make([]byte, 1<<20)
+			n := runtime.Stack(buf, true)
+			os.WriteFile(filepath.Join(os.TempDir(), "pipe-fuzzload-hang.txt"), append([]byte(fmt.Sprintf("%q\n", src)), buf[:n]...), 0o644)
+			panic(fmt.Sprintf("input took over 20 s:\n%s", buf[:n]))
+		})
+		defer watchdog.Stop()
 		in := Inputs{Cwd: cwd}
 		if v != "" {
 			in.Vars = []string{v}
@@ -70,6 +84,10 @@ func FuzzParseSplit(f *testing.F) {
 	f.Add([]byte("/*\nstage \"a\" {}\n*/\nlocals {\n  x = [\n1]\n}\nvariable \"v\" {}\n"))
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
 	f.Fuzz(func(t *testing.T, src []byte) {
+		watchdog := time.AfterFunc(20*time.Second, func() {
+			panic(fmt.Sprintf("input took over 20 s: %q", src))
+		})
+		defer watchdog.Stop()
 		checkSplitParse(t, src)
 	})
 }
