@@ -105,11 +105,14 @@ type Config struct {
 	// Validation: traces are stitched at TraceHz (the cache rate divided
 	// by a whole number), the threshold sweep uses ValGrid+1 thresholds
 	// k/ValGrid with post-processing Post and event scorer SweepMethod.
-	TraceHz     float64         `json:"trace_hz"`
-	ValGrid     int             `json:"val_grid"`
-	ValBatch    int             `json:"val_batch"`
-	Post        postproc.Config `json:"post"`
-	SweepMethod string          `json:"sweep_method"`
+	TraceHz float64 `json:"trace_hz"`
+	// ValWindowStep validates on every ValWindowStep-th window only (see
+	// Predictor.Step; 0 or 1: all).
+	ValWindowStep int             `json:"val_window_step"`
+	ValGrid       int             `json:"val_grid"`
+	ValBatch      int             `json:"val_batch"`
+	Post          postproc.Config `json:"post"`
+	SweepMethod   string          `json:"sweep_method"`
 }
 
 // EarlyStop configures early stopping.
@@ -179,8 +182,8 @@ func (c *Config) Validate() error {
 			return e
 		}
 	}
-	if c.MaxStepsPerEpoch < 0 || c.LimitFiles < 0 || c.CheckpointEveryEpochs < 0 || c.CheckpointEverySteps < 0 || c.ValBatch < 0 {
-		return fmt.Errorf("train config: max_steps_per_epoch, limit_files, checkpoint_every_epochs, checkpoint_every_steps and val_batch must be >= 0")
+	if c.MaxStepsPerEpoch < 0 || c.LimitFiles < 0 || c.ValWindowStep < 0 || c.CheckpointEveryEpochs < 0 || c.CheckpointEverySteps < 0 || c.ValBatch < 0 {
+		return fmt.Errorf("train config: max_steps_per_epoch, limit_files, val_window_step, checkpoint_every_epochs, checkpoint_every_steps and val_batch must be >= 0")
 	}
 	if !(c.LR > 0) {
 		return fmt.Errorf("train config: lr = %v, want > 0", c.LR)

@@ -32,6 +32,11 @@ type Predictor struct {
 	TraceHz float64
 	// Loss, when set, is evaluated over every regular window.
 	Loss *Loss
+	// Step predicts every Step-th window of a recording only (0 or 1:
+	// all). Step × stride must not exceed the window length, so that the
+	// windows still cover every sample; with Step = window/stride they
+	// tile the recording without overlap, the cheapest full coverage.
+	Step int
 }
 
 // item is one window to predict: a dataset window, or the tail window of a
@@ -65,6 +70,10 @@ func (p *Predictor) Run(ctx context.Context, recs []int, emit func(rec int, tr s
 	}
 	c, w := len(m.Channels), int(m.WindowSamples)
 	res := &PredictResult{}
+	step := int64(max(p.Step, 1))
+	if step*m.StrideSamples > m.WindowSamples {
+		return nil, fmt.Errorf("predict: every %d-th window of %d samples every %d leaves samples uncovered (at most %d)", step, m.WindowSamples, m.StrideSamples, m.WindowSamples/m.StrideSamples)
+	}
 	var items []item
 	for _, k := range recs {
 		r := &m.Recordings[k]
@@ -72,10 +81,12 @@ func (p *Predictor) Run(ctx context.Context, recs []int, emit func(rec int, tr s
 			res.Short = append(res.Short, r.ID)
 			continue
 		}
-		for j := int64(0); j < r.Windows; j++ {
+		var last int64
+		for j := int64(0); j < r.Windows; j += step {
 			items = append(items, item{rec: k, window: int(r.FirstWindow + j), start: j * m.StrideSamples})
+			last = j*m.StrideSamples + m.WindowSamples
 		}
-		if last := (r.Windows-1)*m.StrideSamples + m.WindowSamples; last < r.Samples {
+		if last < r.Samples {
 			items = append(items, item{rec: k, window: -1, start: r.Samples - m.WindowSamples})
 		}
 	}
@@ -147,6 +158,7 @@ func (p *Predictor) Run(ctx context.Context, recs []int, emit func(rec int, tr s
 					return nil, fmt.Errorf("predict: %s: %w", m.Recordings[it.rec].ID, err)
 				}
 				delete(stitch, it.rec)
+				tails.done(it.rec)
 				if err := emit(it.rec, traced(&m.Recordings[it.rec], decimate(tr, int(dec)))); err != nil {
 					return nil, err
 				}
@@ -224,6 +236,16 @@ func (t *tailReader) read(rec int, start int64, n int, dst []float32) error {
 	}
 	t.mu.Unlock()
 	return r.Read(start, n, dst)
+}
+
+// done closes recording rec's file once its windows are all read.
+func (t *tailReader) done(rec int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if r := t.open[rec]; r != nil {
+		r.Close()
+		delete(t.open, rec)
+	}
 }
 
 func (t *tailReader) close() {

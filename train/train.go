@@ -251,7 +251,7 @@ func (t *trainer) run(ctx context.Context) (*Summary, error) {
 		t.opt.Progress.Add(t.st.GlobalStep)
 	}
 	t.start, t.lastCk = t.now(), t.now()
-	pred := &Predictor{Net: t.opt.Net, DS: t.opt.Dataset, Dir: t.opt.CacheDir, Batch: max(cfg.ValBatch, cfg.BatchSize), Workers: cfg.Workers, TraceHz: cfg.TraceHz, Loss: &t.loss}
+	pred := &Predictor{Net: t.opt.Net, DS: t.opt.Dataset, Dir: t.opt.CacheDir, Batch: max(cfg.ValBatch, cfg.BatchSize), Workers: cfg.Workers, TraceHz: cfg.TraceHz, Loss: &t.loss, Step: cfg.ValWindowStep}
 	sum := &Summary{Format: "pipe-train-summary", StepsPerEpoch: t.steps, WindowsPerEpoc: perEpoch, Params: t.nparams, Config: *cfg}
 	var final map[string]float64
 	for t.st.Epoch < cfg.Epochs {

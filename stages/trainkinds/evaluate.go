@@ -43,6 +43,7 @@ type evalConfig struct {
 	Split, ThresholdSplit string
 	Batch, Workers        int
 	LimitFiles            int
+	WindowStep            int
 	TraceHz               float64
 	Post                  postproc.Config
 	SweepMethod           string
@@ -59,7 +60,7 @@ func evalFields(c *evalConfig) []field {
 	return []field{
 		strField("checkpoint", &c.Checkpoint), strField("cache", &c.Cache), strField("dir", &c.Dir),
 		strField("split", &c.Split), strField("threshold_split", &c.ThresholdSplit),
-		intField("batch", &c.Batch), intField("workers", &c.Workers), intField("limit_files", &c.LimitFiles),
+		intField("batch", &c.Batch), intField("workers", &c.Workers), intField("limit_files", &c.LimitFiles), intField("window_step", &c.WindowStep),
 		numField("trace_hz", &c.TraceHz), postField("postprocess", &c.Post), strField("sweep_method", &c.SweepMethod),
 		intField("grid", &c.Grid), numListField("budgets", &c.Budgets), numField("operating_fa", &c.OperatingFA),
 		numField("operating_threshold", &c.OperatingThreshold), strField("title", &c.Title),
@@ -99,7 +100,7 @@ func decodeEval(cfg cty.Value, workdir string) (*evalConfig, error) {
 	}
 	c.Checkpoint, c.Cache, c.Dir = resolve(workdir, c.Checkpoint), resolve(workdir, c.Cache), resolve(workdir, c.Dir)
 	switch {
-	case c.Batch <= 0 || c.Workers <= 0 || c.Grid <= 0 || c.LimitFiles < 0:
+	case c.Batch <= 0 || c.Workers <= 0 || c.Grid <= 0 || c.LimitFiles < 0 || c.WindowStep < 0:
 		return nil, fmt.Errorf("evaluate: batch, workers and grid must be > 0, limit_files >= 0")
 	case !(c.TraceHz > 0):
 		return nil, fmt.Errorf("evaluate: trace_hz = %v, want > 0", c.TraceHz)
@@ -168,7 +169,7 @@ func (k *Evaluate) Run(ctx context.Context, r *stages.Run) (*stages.Result, erro
 	if err := train.LoadWeights(filepath.Join(c.Checkpoint, train.WeightsFile), net.Params()); err != nil {
 		return nil, fmt.Errorf("evaluate: %w", err)
 	}
-	pred := &train.Predictor{Net: net, DS: ds, Dir: c.Cache, Batch: c.Batch, Workers: c.Workers, TraceHz: c.TraceHz}
+	pred := &train.Predictor{Net: net, DS: ds, Dir: c.Cache, Batch: c.Batch, Workers: c.Workers, TraceHz: c.TraceHz, Step: c.WindowStep}
 	grid := make([]float64, c.Grid+1)
 	for i := range grid {
 		grid[i] = float64(i) / float64(c.Grid)

@@ -63,7 +63,7 @@ func trainFields(c *trainConfig) []field {
 		intField("checkpoint_every_epochs", &t.CheckpointEveryEpochs), numField("checkpoint_every_minutes", &t.CheckpointEveryMinutes),
 		intField("checkpoint_every_steps", &t.CheckpointEverySteps), intField("keep_last", &t.KeepLast),
 		intField("log_every", &t.LogEvery), numField("trace_hz", &t.TraceHz), intField("val_grid", &t.ValGrid),
-		intField("val_batch", &t.ValBatch), postField("postprocess", &t.Post), strField("sweep_method", &t.SweepMethod),
+		intField("val_batch", &t.ValBatch), intField("val_window_step", &t.ValWindowStep), postField("postprocess", &t.Post), strField("sweep_method", &t.SweepMethod),
 	}
 }
 
