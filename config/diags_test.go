@@ -35,6 +35,7 @@ func TestDiagnosticsGolden(t *testing.T) {
 		{name: "locals_cycle", want: []string{"local.a -> local.b -> local.a"}},
 		{name: "depends_on", want: []string{"Invalid depends_on entry", "Self-referential stage"}},
 		{name: "syntax"},
+		{name: "missing_config", want: []string{`The argument "epochs" is required`, `Stages of kind "train" need a config block.`, "line 1"}},
 		{name: "function_error", want: []string{"no/such/file.txt", "upper", "PIPE_TEST_SURELY_UNSET"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -505,6 +505,14 @@ func (rs *resolver) config() {
 		body = rs.st.config.Body
 	}
 	v, d := hcldec.Decode(body, ks.spec, rs.ctx)
+	for _, diag := range d {
+		if diag.Subject == nil || diag.Subject.Filename == "" {
+			diag.Subject = rs.st.DeclRange.Ptr()
+			if rs.st.config == nil {
+				diag.Detail += fmt.Sprintf(" Stages of kind %q need a config block.", rs.st.Kind.Name())
+			}
+		}
+	}
 	rs.diags = append(rs.diags, d...)
 	if d.HasErrors() {
 		return

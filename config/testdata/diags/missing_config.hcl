@@ -1,0 +1,3 @@
+stage "fit" {
+  kind = "train"
+}
