@@ -6,13 +6,20 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"maps"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pipeml/pipe/runner"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -496,4 +503,195 @@ stage "p2" {
 }
 `)
 	e.mustPipe(0, "run")
+}
+
+// crashHCL is a 20-stage pipeline: two chains of 6 joined by a merge, and a
+// fan of 7 from the merge. Each stage appends its name to runs.log when it
+// starts and writes its output atomically (temp file + mv), its content
+// derived from its inputs.
+func crashHCL() string {
+	var b strings.Builder
+	stage := func(name string, deps []string) {
+		fmt.Fprintf(&b, "stage %q {\n", name)
+		ins := make([]string, len(deps))
+		for i, d := range deps {
+			ins[i] = fmt.Sprintf("stage.%s.outputs", d)
+		}
+		if len(ins) > 0 {
+			fmt.Fprintf(&b, "  inputs  = concat(%s)\n", strings.Join(ins, ", "))
+		}
+		fmt.Fprintf(&b, "  outputs = [\"out/%s\"]\n", name)
+		cat := ""
+		for _, d := range deps {
+			cat += " out/" + d
+		}
+		if cat == "" {
+			cat = " /dev/null"
+		}
+		fmt.Fprintf(&b, "  command = \"echo %s >> runs.log; mkdir -p out; sleep 0.02; { cat%s; echo %s; } > out/%s.tmp && mv out/%s.tmp out/%s\"\n}\n",
+			name, cat, name, name, name, name)
+	}
+	for _, ch := range []string{"l", "r"} {
+		for i := 0; i < 6; i++ {
+			var deps []string
+			if i > 0 {
+				deps = []string{fmt.Sprintf("%s%d", ch, i-1)}
+			}
+			stage(fmt.Sprintf("%s%d", ch, i), deps)
+		}
+	}
+	stage("merge", []string{"l5", "r5"})
+	for i := 0; i < 7; i++ {
+		stage(fmt.Sprintf("f%d", i), []string{"merge"})
+	}
+	return b.String()
+}
+
+// outputs returns the content of every file under out/.
+func (e *pipeEnv) outputs() map[string]string {
+	e.t.Helper()
+	m := map[string]string{}
+	files, _ := filepath.Glob(e.path("out/*"))
+	for _, f := range files {
+		if strings.HasSuffix(f, ".tmp") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		m[filepath.Base(f)] = string(b)
+	}
+	return m
+}
+
+// succeeded returns the stages whose latest recorded attempt succeeded.
+func (e *pipeEnv) succeeded(names []string) map[string]bool {
+	e.t.Helper()
+	st, err := openState(&globals{stdout: io.Discard, stderr: io.Discard, stateDir: e.path(".pipe")}, false)
+	if err != nil {
+		e.t.Fatalf("open state: %v", err)
+	}
+	defer st.Close()
+	ok := map[string]bool{}
+	for _, n := range names {
+		a, err := st.store.Latest(n)
+		if err != nil {
+			e.t.Fatalf("latest %s: %v", n, err)
+		}
+		if a != nil && a.Status == runner.StatusSucceeded {
+			ok[n] = true
+		}
+	}
+	return ok
+}
+
+func TestRunCrashResume(t *testing.T) {
+	t.Parallel()
+	src := crashHCL()
+	ref := newPipeEnv(t, src)
+	start := time.Now()
+	ref.mustPipe(0, "run", "--parallel", "4")
+	full := time.Since(start)
+	want := ref.outputs()
+	if len(want) != 20 {
+		t.Fatalf("reference run wrote %d outputs", len(want))
+	}
+	var names []string
+	for n := range want {
+		names = append(names, n)
+	}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	kills := 0
+	for epoch := 0; kills < 20 && epoch < 20; epoch++ {
+		e := newPipeEnv(t, src)
+		for round := 0; ; round++ {
+			done := e.succeeded(names)
+			e.ran()
+			c := e.command("run", "--parallel", "4")
+			var errb bytes.Buffer
+			c.Stderr = &errb
+			if err := c.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- c.Wait() }()
+			var err error
+			killed := false
+			select {
+			case err = <-exited:
+			case <-time.After(time.Duration(rng.Int64N(int64(full)))):
+				c.Process.Signal(syscall.SIGKILL)
+				err = <-exited
+				var ee *exec.ExitError
+				killed = errors.As(err, &ee) && !ee.Exited()
+			}
+			for _, n := range strings.Fields(e.ran()) {
+				if done[n] {
+					t.Errorf("epoch %d round %d: stage %s ran again after it had succeeded", epoch, round, n)
+				}
+			}
+			if killed {
+				kills++
+				continue
+			}
+			if err != nil {
+				t.Fatalf("epoch %d round %d: run failed: %v\n%s", epoch, round, err, errb.String())
+			}
+			break
+		}
+		if got := e.outputs(); !maps.Equal(got, want) {
+			t.Errorf("epoch %d: outputs differ from an uninterrupted run:\n got %v\nwant %v", epoch, got, want)
+		}
+		plan := e.plan()
+		if strings.Count(plan, "(up to date)") != 20 {
+			t.Errorf("epoch %d: after the last rerun not every stage is up to date: %s", epoch, plan)
+		}
+	}
+	if kills < 20 {
+		t.Errorf("only %d kills landed during a run", kills)
+	}
+}
+
+func TestRunLock(t *testing.T) {
+	t.Parallel()
+	e := newPipeEnv(t, `
+stage "hold" {
+  command = "touch started; while [ ! -e release ]; do sleep 0.02; done"
+}
+`)
+	first := e.command("run")
+	var firstErr bytes.Buffer
+	first.Stderr = &firstErr
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		if _, err := os.Stat(e.path("started")); err == nil {
+			break
+		}
+		if i > 1000 {
+			first.Process.Kill()
+			t.Fatalf("the first run did not start its stage:\n%s", firstErr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	start := time.Now()
+	_, stderr, code := e.pipe("run")
+	took := time.Since(start)
+	host, _ := os.Hostname()
+	if code == 0 || took > time.Second || !strings.Contains(stderr, strconv.Itoa(first.Process.Pid)) || !strings.Contains(stderr, host) {
+		t.Errorf("second run: exit %d after %v, stderr:\n%s\n(want refusal in < 1s naming PID %d and host %s)", code, took, stderr, first.Process.Pid, host)
+	}
+	// Kill the holder: its lock is stale and the next run takes it over.
+	first.Process.Signal(syscall.SIGKILL)
+	first.Wait()
+	e.write("release", "")
+	_, stderr = e.mustPipe(0, "run")
+	if !strings.Contains(strings.ToLower(stderr), "stale") && !strings.Contains(strings.ToLower(stderr), "took over") && !strings.Contains(strings.ToLower(stderr), "taking over") {
+		t.Logf("no stale-lock warning in:\n%s", stderr)
+	}
+	if got := e.plan(); got != "hold=skip(up to date)" {
+		t.Errorf("plan after takeover: %s", got)
+	}
 }
