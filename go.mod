@@ -7,7 +7,10 @@ require (
 	gorgonia.org/tensor v0.9.24
 )
 
-require github.com/google/go-cmp v0.7.0 // indirect
+require (
+	github.com/google/go-cmp v0.7.0 // indirect
+	go.etcd.io/bbolt v1.5.0 // indirect
+)
 
 require (
 	cel.dev/expr v0.25.2 // indirect

@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/pipeml/pipe/stages"
 	"github.com/pipeml/pipe/stages/cachekinds"
+	"github.com/pipeml/pipe/stages/execkind"
 )
 
 // newRegistry gathers every stage kind this binary knows. It is the only
@@ -10,6 +11,7 @@ import (
 // attribute. Add one line per kind.
 func newRegistry() (*stages.Registry, error) {
 	return stages.NewRegistry(
+		execkind.New(),
 		cachekinds.NewPopulate(),
 		cachekinds.NewVerify(),
 		cachekinds.NewDemoData(),

@@ -71,6 +71,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 
 	for _, newCmd := range []func(*globals) *cobra.Command{
 		newVersionCmd,
+		newRunCmd,
+		newPlanCmd,
 		newInspectCmd,
 		newScoreCmd,
 		newValidateCmd,

@@ -1,0 +1,51 @@
+package runner
+
+import (
+	"github.com/pipeml/pipe/state"
+)
+
+// StateStore adapts a state database to the runner's Store.
+func StateStore(db *state.DB) Store { return stateStore{db} }
+
+type stateStore struct{ db *state.DB }
+
+func fromState(a *state.Attempt) *Attempt {
+	if a == nil {
+		return nil
+	}
+	return &Attempt{
+		RunID: a.Run, Stage: a.Stage, Attempt: a.Attempt, Status: Status(a.Status),
+		Start: a.Start, End: a.End, ExitCode: a.ExitCode,
+		Fingerprint: a.Fingerprint, Keys: a.Keys, Outputs: a.Outputs, Files: a.Files,
+		Error: a.Error, Metrics: a.Metrics,
+	}
+}
+
+func (s stateStore) Latest(stage string) (*Attempt, error) {
+	a, err := s.db.Latest(stage)
+	return fromState(a), err
+}
+
+func (s stateStore) LastSuccess(stage string) (*Attempt, error) {
+	a, err := s.db.LastSuccess(stage)
+	return fromState(a), err
+}
+
+func (s stateStore) PutAttempt(a *Attempt) error {
+	return s.db.PutAttempt(&state.Attempt{
+		Run: a.RunID, Stage: a.Stage, Attempt: a.Attempt, Status: string(a.Status),
+		Start: a.Start, End: a.End, ExitCode: a.ExitCode,
+		Fingerprint: a.Fingerprint, Keys: a.Keys, Outputs: a.Outputs, Files: a.Files,
+		Error: a.Error, Metrics: a.Metrics,
+	})
+}
+
+func (s stateStore) PutRun(r *RunRecord) error {
+	return s.db.PutRun(&state.Run{ID: r.ID, Start: r.Start, End: r.End, Status: r.Status, Pipeline: r.Pipeline, Args: r.Args})
+}
+
+func (s stateStore) LogPath(runID, stage string, attempt int) string {
+	return s.db.LogPath(runID, stage, attempt)
+}
+
+func (s stateStore) Digest(path string) (string, error) { return s.db.Digest(path) }

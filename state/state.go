@@ -1,0 +1,521 @@
+// Package state is pipe's state directory: a bbolt database of runs, stage
+// attempts (one key per attempt, never a whole-run snapshot), the index of
+// each stage's latest and last successful attempt, and a file-hash cache
+// keyed by (path, size, mtime, inode, ctime); a lock file naming the pipe
+// that runs; and the attempts' log files.
+//
+// Writes go through one writer goroutine that commits whatever is pending
+// in one transaction (group commit). Every write is in the operating
+// system's hands when the call returns, so a SIGKILL of pipe loses nothing
+// that was acknowledged. Whether each commit is also fsynced is
+// Options.Sync: with SyncBatch (the default) the file is fsynced at most
+// every SyncInterval and at Close, which keeps thousands of tiny stages
+// from paying an fsync each; with SyncFull every commit that records a
+// success is fsynced before it returns (power-loss durability).
+package state
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// DBName is the database file's name inside the state directory.
+const DBName = "state.db"
+
+// schemaVersion is stored in the meta bucket; a database of another version
+// is refused with a clear message.
+const schemaVersion = "1"
+
+var (
+	bucketMeta     = []byte("meta")
+	bucketRuns     = []byte("runs")
+	bucketAttempts = []byte("attempts")
+	bucketLatest   = []byte("latest")
+	bucketSuccess  = []byte("success")
+	bucketFiles    = []byte("files")
+)
+
+// SyncMode says when commits are fsynced.
+type SyncMode int
+
+// Sync modes.
+const (
+	// SyncBatch fsyncs at most every Options.SyncInterval and at Close.
+	SyncBatch SyncMode = iota
+	// SyncFull fsyncs every commit that records a finished attempt or run.
+	SyncFull
+)
+
+// Options configure Open.
+type Options struct {
+	// ReadOnly opens without the lock and without writing (plan, status).
+	ReadOnly bool
+	// Timeout bounds the wait for the database file (another pipe has it
+	// open for writing). Default 1s.
+	Timeout time.Duration
+	// Sync and SyncInterval (default 1s) choose the fsync policy.
+	Sync         SyncMode
+	SyncInterval time.Duration
+	// Warn receives warnings (a stale lock taken over). May be nil.
+	Warn func(string)
+}
+
+// DB is an open state directory.
+type DB struct {
+	dir  string
+	db   *bolt.DB
+	lock *Lock
+	opts Options
+
+	reqs    chan *writeReq
+	stopped chan struct{}
+	closeMu sync.Mutex
+	closed  bool
+}
+
+// CorruptError reports a state database that cannot be read.
+type CorruptError struct {
+	Path string
+	Err  error
+}
+
+// Error implements error.
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("state database %s is corrupt or unreadable (%v). To recover, move it away (mv %s %s.bad): the next pipe run starts from an empty state and runs every stage once more",
+		e.Path, e.Err, e.Path, e.Path)
+}
+
+// Unwrap returns the cause.
+func (e *CorruptError) Unwrap() error { return e.Err }
+
+// Open opens (creating it if needed) the state directory dir. Unless
+// opts.ReadOnly it takes the lock first: a second pipe gets a *LockedError
+// at once.
+func Open(dir string, opts Options) (db *DB, err error) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = time.Second
+	}
+	if opts.SyncInterval <= 0 {
+		opts.SyncInterval = time.Second
+	}
+	path := filepath.Join(dir, DBName)
+	d := &DB{dir: dir, opts: opts}
+	if opts.ReadOnly {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return d, nil // nothing recorded yet: every lookup finds nothing
+		}
+	} else {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("state directory: %w", err)
+		}
+		d.lock, err = acquireLock(filepath.Join(dir, lockName), opts.Warn)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				d.lock.Release()
+			}
+		}()
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = &CorruptError{Path: path, Err: fmt.Errorf("%v", p)}
+		}
+	}()
+	bdb, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly, NoFreelistSync: true})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("state database %s is in use by another pipe (waited %s)", path, opts.Timeout)
+		}
+		if errors.Is(err, os.ErrPermission) {
+			return nil, fmt.Errorf("open state database: %w", err)
+		}
+		return nil, &CorruptError{Path: path, Err: err}
+	}
+	d.db = bdb
+	if err := d.check(); err != nil {
+		bdb.Close()
+		return nil, err
+	}
+	if !opts.ReadOnly {
+		bdb.NoSync = true // the writer decides per commit
+		d.reqs = make(chan *writeReq, 256)
+		d.stopped = make(chan struct{})
+		go d.writer()
+	}
+	return d, nil
+}
+
+// check creates the buckets (writable) and checks the schema version.
+func (d *DB) check() error {
+	path := filepath.Join(d.dir, DBName)
+	if d.opts.ReadOnly {
+		return d.db.View(func(tx *bolt.Tx) error {
+			if m := tx.Bucket(bucketMeta); m != nil {
+				if v := m.Get([]byte("version")); v != nil && string(v) != schemaVersion {
+					return fmt.Errorf("state database %s has schema version %s; this pipe reads version %s", path, v, schemaVersion)
+				}
+			}
+			return nil
+		})
+	}
+	return d.db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketMeta, bucketRuns, bucketAttempts, bucketLatest, bucketSuccess, bucketFiles} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return &CorruptError{Path: path, Err: err}
+			}
+		}
+		m := tx.Bucket(bucketMeta)
+		if v := m.Get([]byte("version")); v != nil && string(v) != schemaVersion {
+			return fmt.Errorf("state database %s has schema version %s; this pipe reads version %s", path, v, schemaVersion)
+		}
+		return m.Put([]byte("version"), []byte(schemaVersion))
+	})
+}
+
+// Dir returns the state directory.
+func (d *DB) Dir() string { return d.dir }
+
+// Close flushes pending writes, fsyncs, closes the database and releases
+// the lock.
+func (d *DB) Close() error {
+	d.closeMu.Lock()
+	defer d.closeMu.Unlock()
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	var errs []error
+	if d.reqs != nil {
+		close(d.reqs)
+		<-d.stopped
+		if err := d.db.Sync(); err != nil {
+			errs = append(errs, fmt.Errorf("sync state: %w", err))
+		}
+	}
+	if d.db != nil {
+		if err := d.db.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if d.lock != nil {
+		if err := d.lock.Release(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// writeReq is one write for the writer goroutine.
+type writeReq struct {
+	fn   func(tx *bolt.Tx) error
+	sync bool
+	done chan error
+}
+
+// write runs fn in a write transaction shared with other pending writes and
+// returns once it is committed.
+func (d *DB) write(sync bool, fn func(tx *bolt.Tx) error) (err error) {
+	if d.reqs == nil {
+		return errors.New("state opened read-only")
+	}
+	req := &writeReq{fn: fn, sync: sync, done: make(chan error, 1)}
+	defer func() {
+		if recover() != nil { // reqs closed: Close raced with a write
+			err = errors.New("state closed")
+		}
+	}()
+	d.reqs <- req
+	return <-req.done
+}
+
+// writer commits pending requests in batches and, under SyncBatch,
+// fsyncs written commits every SyncInterval.
+func (d *DB) writer() {
+	defer close(d.stopped)
+	tick := time.NewTicker(d.opts.SyncInterval)
+	defer tick.Stop()
+	dirty := false
+	var batch []*writeReq
+	for {
+		var req *writeReq
+		select {
+		case r, ok := <-d.reqs:
+			if !ok {
+				return
+			}
+			req = r
+		case <-tick.C:
+			if dirty {
+				_ = d.db.Sync() // a failure shows again at Close
+				dirty = false
+			}
+			continue
+		}
+		batch = append(batch[:0], req)
+	drain:
+		for len(batch) < 1024 {
+			select {
+			case r, ok := <-d.reqs:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		full := false
+		if d.opts.Sync == SyncFull {
+			for _, r := range batch {
+				full = full || r.sync
+			}
+		}
+		d.db.NoSync = !full
+		errs := make([]error, len(batch))
+		err := d.db.Update(func(tx *bolt.Tx) error {
+			for i, r := range batch {
+				errs[i] = r.fn(tx)
+			}
+			return nil
+		})
+		dirty = !full
+		for i, r := range batch {
+			if err != nil {
+				r.done <- fmt.Errorf("write state: %w", err)
+			} else {
+				r.done <- errs[i]
+			}
+		}
+	}
+}
+
+// Run is one recorded pipe run.
+type Run struct {
+	ID       string    `json:"id"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end,omitzero"`
+	Status   string    `json:"status"`
+	Pipeline string    `json:"pipeline,omitempty"`
+	Args     []string  `json:"args,omitempty"`
+	PID      int       `json:"pid,omitempty"`
+	Host     string    `json:"host,omitempty"`
+}
+
+// Attempt is one recorded attempt of one stage.
+type Attempt struct {
+	Run      string    `json:"run"`
+	Stage    string    `json:"stage"`
+	Attempt  int       `json:"attempt"`
+	Status   string    `json:"status"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end,omitzero"`
+	ExitCode int       `json:"exit_code"`
+	// Fingerprint and the per-key hashes it was computed from.
+	Fingerprint string            `json:"fingerprint"`
+	Keys        map[string]string `json:"keys,omitempty"`
+	// Outputs are the published outputs (cty JSON with type).
+	Outputs json.RawMessage `json:"outputs,omitempty"`
+	// Files maps declared output paths to their digests.
+	Files   map[string]string  `json:"files,omitempty"`
+	Error   string             `json:"error,omitempty"`
+	Metrics map[string]float64 `json:"metrics,omitempty"`
+}
+
+// attemptKey is stage NUL run NUL attempt (4 bytes big-endian): one key per
+// attempt, a stage's attempts adjacent and ordered by run id.
+func attemptKey(stage, run string, attempt int) []byte {
+	k := make([]byte, 0, len(stage)+len(run)+6)
+	k = append(k, stage...)
+	k = append(k, 0)
+	k = append(k, run...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint32(k, uint32(attempt))
+}
+
+// PutRun records r (replacing the record of the same id). A finished run
+// (End set) is fsynced under SyncFull.
+func (d *DB) PutRun(r *Run) error {
+	v, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return d.write(!r.End.IsZero(), func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketRuns).Put([]byte(r.ID), v)
+	})
+}
+
+// PutAttempt records a (replacing the record of the same run, stage and
+// attempt) and updates the stage's latest and last-success index. A
+// finished attempt is fsynced under SyncFull before PutAttempt returns.
+func (d *DB) PutAttempt(a *Attempt) error {
+	v, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	k := attemptKey(a.Stage, a.Run, a.Attempt)
+	return d.write(!a.End.IsZero(), func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketAttempts).Put(k, v); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketLatest).Put([]byte(a.Stage), k); err != nil {
+			return err
+		}
+		if a.Status == "succeeded" {
+			return tx.Bucket(bucketSuccess).Put([]byte(a.Stage), k)
+		}
+		return nil
+	})
+}
+
+// view runs fn in a read transaction; without a database (read-only open
+// of a fresh directory) it does nothing.
+func (d *DB) view(fn func(tx *bolt.Tx) error) error {
+	if d.db == nil {
+		return nil
+	}
+	return d.db.View(fn)
+}
+
+// indexed returns the attempt an index bucket points to for stage.
+func (d *DB) indexed(bucket []byte, stage string) (*Attempt, error) {
+	var a *Attempt
+	err := d.view(func(tx *bolt.Tx) error {
+		idx, attempts := tx.Bucket(bucket), tx.Bucket(bucketAttempts)
+		if idx == nil || attempts == nil {
+			return nil // a database created by a pipe killed at once
+		}
+		k := idx.Get([]byte(stage))
+		if k == nil {
+			return nil
+		}
+		v := attempts.Get(k)
+		if v == nil {
+			return fmt.Errorf("state: index of stage %s points to a missing attempt", stage)
+		}
+		a = new(Attempt)
+		if err := json.Unmarshal(v, a); err != nil {
+			return &CorruptError{Path: filepath.Join(d.dir, DBName), Err: fmt.Errorf("attempt %q: %w", k, err)}
+		}
+		return nil
+	})
+	return a, err
+}
+
+// Latest returns the most recent attempt of stage, nil if it never ran.
+func (d *DB) Latest(stage string) (*Attempt, error) { return d.indexed(bucketLatest, stage) }
+
+// LastSuccess returns the most recent succeeded attempt of stage, or nil.
+func (d *DB) LastSuccess(stage string) (*Attempt, error) { return d.indexed(bucketSuccess, stage) }
+
+// Runs returns every recorded run, oldest first (run ids sort by time).
+func (d *DB) Runs() ([]*Run, error) {
+	var out []*Run
+	err := d.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRuns)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			r := new(Run)
+			if err := json.Unmarshal(v, r); err != nil {
+				return &CorruptError{Path: filepath.Join(d.dir, DBName), Err: fmt.Errorf("run %q: %w", k, err)}
+			}
+			out = append(out, r)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Run returns the run with id, nil if none.
+func (d *DB) Run(id string) (*Run, error) {
+	var r *Run
+	err := d.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRuns)
+		if b == nil {
+			return nil
+		}
+		v := b.Get([]byte(id))
+		if v == nil {
+			return nil
+		}
+		r = new(Run)
+		return json.Unmarshal(v, r)
+	})
+	return r, err
+}
+
+// Attempts returns the attempts of stage, oldest run first; every stage's
+// when stage is "".
+func (d *DB) Attempts(stage string) ([]*Attempt, error) {
+	var out []*Attempt
+	err := d.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketAttempts)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		prefix := []byte(nil)
+		if stage != "" {
+			prefix = append([]byte(stage), 0)
+		}
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			a := new(Attempt)
+			if err := json.Unmarshal(v, a); err != nil {
+				return &CorruptError{Path: filepath.Join(d.dir, DBName), Err: fmt.Errorf("attempt %q: %w", k, err)}
+			}
+			out = append(out, a)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// RunAttempts returns the attempts of run id, by stage then attempt.
+func (d *DB) RunAttempts(id string) ([]*Attempt, error) {
+	all, err := d.Attempts("")
+	if err != nil {
+		return nil, err
+	}
+	var out []*Attempt
+	for _, a := range all {
+		if a.Run == id {
+			out = append(out, a)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
+	return out, nil
+}
+
+// LogPath is the log file of one attempt: <dir>/logs/<run>/<stage>.<attempt>.log.
+func (d *DB) LogPath(run, stage string, attempt int) string {
+	return LogPath(d.dir, run, stage, attempt)
+}
+
+// LogPath is the log file of one attempt in state directory dir.
+func LogPath(dir, run, stage string, attempt int) string {
+	return filepath.Join(dir, "logs", run, fmt.Sprintf("%s.%d.log", sanitize(stage), attempt))
+}
+
+// sanitize keeps a stage name usable as a file name.
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == 0 {
+			return '_'
+		}
+		return r
+	}, s)
+}
