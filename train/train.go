@@ -80,21 +80,21 @@ type StepInfo struct {
 
 // Summary is summary.json.
 type Summary struct {
-	Format         string             `json:"format"`
-	Epochs         int                `json:"epochs_run"`
-	GlobalSteps    int64              `json:"global_steps"`
-	StepsPerEpoch  int                `json:"steps_per_epoch"`
-	WindowsPerEpoc int                `json:"windows_per_epoch"`
-	Params         int64              `json:"params"`
-	StoppedEarly   bool               `json:"stopped_early"`
-	StopReason     string             `json:"stop_reason"`
-	Best           *Best              `json:"best"`
-	BestDir        string             `json:"best_checkpoint"`
-	LastDir        string             `json:"last_checkpoint"`
-	Skipped        int64              `json:"skipped_steps"`
-	Sanitized      int64              `json:"sanitized_values"`
-	Final          map[string]float64 `json:"final_metrics"`
-	Config         Config             `json:"config"`
+	Format          string             `json:"format"`
+	Epochs          int                `json:"epochs_run"`
+	GlobalSteps     int64              `json:"global_steps"`
+	StepsPerEpoch   int                `json:"steps_per_epoch"`
+	WindowsPerEpoch int                `json:"windows_per_epoch"`
+	Params          int64              `json:"params"`
+	StoppedEarly    bool               `json:"stopped_early"`
+	StopReason      string             `json:"stop_reason"`
+	Best            *Best              `json:"best"`
+	BestDir         string             `json:"best_checkpoint"`
+	LastDir         string             `json:"last_checkpoint"`
+	Skipped         int64              `json:"skipped_steps"`
+	Sanitized       int64              `json:"sanitized_values"`
+	Final           map[string]float64 `json:"final_metrics"`
+	Config          Config             `json:"config"`
 }
 
 // NonFiniteError is returned when too many consecutive steps had a
@@ -252,7 +252,7 @@ func (t *trainer) run(ctx context.Context) (*Summary, error) {
 	}
 	t.start, t.lastCk = t.now(), t.now()
 	pred := &Predictor{Net: t.opt.Net, DS: t.opt.Dataset, Dir: t.opt.CacheDir, Batch: max(cfg.ValBatch, cfg.BatchSize), Workers: cfg.Workers, TraceHz: cfg.TraceHz, Loss: &t.loss, Step: cfg.ValWindowStep}
-	sum := &Summary{Format: "pipe-train-summary", StepsPerEpoch: t.steps, WindowsPerEpoc: perEpoch, Params: t.nparams, Config: *cfg}
+	sum := &Summary{Format: "pipe-train-summary", StepsPerEpoch: t.steps, WindowsPerEpoch: perEpoch, Params: t.nparams, Config: *cfg}
 	var final map[string]float64
 	for t.st.Epoch < cfg.Epochs {
 		epoch := t.st.Epoch
