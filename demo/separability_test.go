@@ -2,10 +2,10 @@ package demo
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"math"
 	"math/cmplx"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -162,15 +162,41 @@ func fft(a []complex128) {
 	}
 }
 
-// scoreTree computes, for every feature, the sample-level AUROC (scoring
-// package) of windows of winS seconds over every recording of the tree.
-func scoreTree(t *testing.T, root string, winS float64, feats []feature) map[string]scoring.Curve {
+// curves scores per-window feature values with the sample-level AUROC of
+// the scoring package: traced[name] holds one trace per recording.
+func curves(t *testing.T, traced map[string][]scoring.TracedRecording) map[string]scoring.Curve {
+	t.Helper()
+	out := map[string]scoring.Curve{}
+	for name, tr := range traced {
+		c, err := scoring.Curves(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[name] = c
+	}
+	return out
+}
+
+// trace makes a TracedRecording of per-window values (mapped monotonically
+// into [0, 1), which keeps the AUROC) for windows of winS seconds.
+func trace(name string, v []float64, winS float64, ref []scoring.Event) scoring.TracedRecording {
+	p := make([]float64, len(v))
+	for i, x := range v {
+		p[i] = x / (1 + x)
+	}
+	return scoring.TracedRecording{Name: name, Duration: float64(len(p)) * winS, Trace: postproc.Trace{Rate: 1 / winS, P: p}, Ref: ref}
+}
+
+// scoreTree computes, for every feature and window length, the AUROC of
+// the feature on non-overlapping windows of the raw EDF signals (19 scalp
+// channels) of every recording of the tree; keys are "<feature>@<win>s".
+func scoreTree(t *testing.T, root string, wins []float64, feats []feature) map[string]scoring.Curve {
 	t.Helper()
 	corpus, err := tusz.Walk(root, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	traced := make([][]scoring.TracedRecording, len(feats))
+	traced := map[string][]scoring.TracedRecording{}
 	for _, rec := range corpus.Recordings {
 		r, err := edf.Open(rec.EDF)
 		if err != nil {
@@ -189,7 +215,6 @@ func scoreTree(t *testing.T, root string, winS float64, feats []feature) map[str
 		}
 		fs := float64(h.Signals[sigs[0]].SamplesPerRecord) / h.RecordDuration.Seconds()
 		total := h.Samples(sigs[0])
-		win := int64(math.Round(winS * fs))
 		x := make([][]float64, len(sigs))
 		for i := range x {
 			x[i] = make([]float64, total)
@@ -206,29 +231,23 @@ func scoreTree(t *testing.T, root string, winS float64, feats []feature) map[str
 		for _, e := range a.SeizureEvents() {
 			ref = append(ref, scoring.Event{Start: e.Start, Stop: e.Stop})
 		}
-		for f, feat := range feats {
-			var p []float64
-			for s := int64(0); s+win <= total; s += win {
-				w := make([][]float64, len(x))
-				for i := range x {
-					w[i] = x[i][s : s+win]
+		for _, winS := range wins {
+			win := int64(math.Round(winS * fs))
+			for _, feat := range feats {
+				var v []float64
+				for s := int64(0); s+win <= total; s += win {
+					w := make([][]float64, len(x))
+					for i := range x {
+						w[i] = x[i][s : s+win]
+					}
+					v = append(v, feat.fn(w, fs))
 				}
-				v := feat.fn(w, fs)
-				p = append(p, v/(1+v)) // monotone map into [0, 1)
+				key := fmt.Sprintf("%s@%gs", feat.name, winS)
+				traced[key] = append(traced[key], trace(rec.ID(), v, winS, ref))
 			}
-			traced[f] = append(traced[f], scoring.TracedRecording{Name: filepath.Base(rec.EDF),
-				Duration: float64(len(p)) * winS, Trace: postproc.Trace{Rate: 1 / winS, P: p}, Ref: ref})
 		}
 	}
-	out := map[string]scoring.Curve{}
-	for f, feat := range feats {
-		c, err := scoring.Curves(traced[f])
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[feat.name] = c
-	}
-	return out
+	return curves(t, traced)
 }
 
 // TestNotSeparableByAmplitude generates a corpus and checks that per-window
@@ -239,33 +258,33 @@ func scoreTree(t *testing.T, root string, winS float64, feats []feature) map[str
 // score on the same windows does separate seizures: the data needs a
 // detector that learns the rhythm, and one can.
 func TestNotSeparableByAmplitude(t *testing.T) {
-	cfg := Config{Out: t.TempDir(), Patients: PatientCounts{Train: 6, Dev: 3, Eval: 3}, Recordings: 1, Minutes: 6, SeizureRate: 12, Seed: 3}
+	cfg := Config{Out: t.TempDir(), Patients: PatientCounts{Train: 6, Dev: 2, Eval: 2}, Recordings: 1, Minutes: 5, SeizureRate: 12, Seed: 3}
 	generate(t, cfg)
-	for _, win := range []float64{2, 10} {
-		feats := append(append([]feature{}, amplitudeFeatures...), rhythmFeature)
-		cs := scoreTree(t, cfg.Out, win, feats)
-		for name, c := range cacheAmplitudeAUROC(t, cfg.Out, win) {
-			cs[name] = c
-		}
-		for _, name := range slices.Sorted(maps.Keys(cs)) {
-			c := cs[name]
-			t.Logf("%gs windows: %-16s AUROC %.3f (%d seizure, %d background windows)", win, name, c.AUROC, c.Positives, c.Negatives)
-			if name == rhythmFeature.name {
-				if !(c.AUROC >= 0.85) {
-					t.Errorf("%gs windows: the rhythm score reaches AUROC %.3f only; seizures should be learnable", win, c.AUROC)
-				}
-			} else if !(c.AUROC < 0.8) {
-				t.Errorf("%gs windows: amplitude (%s) separates seizures with AUROC %.3f; want < 0.8", win, name, c.AUROC)
+	wins := []float64{2, 10}
+	cs := scoreTree(t, cfg.Out, wins, append(append([]feature{}, amplitudeFeatures...), rhythmFeature))
+	maps.Copy(cs, cacheAmplitudeAUROC(t, cfg.Out, 2, []int{1, 5}))
+	for _, name := range slices.Sorted(maps.Keys(cs)) {
+		c := cs[name]
+		t.Logf("%-22s AUROC %.3f (%d seizure, %d background windows)", name, c.AUROC, c.Positives, c.Negatives)
+		if strings.HasPrefix(name, rhythmFeature.name+"@") {
+			if !(c.AUROC >= 0.85) {
+				t.Errorf("%s: the rhythm score reaches AUROC %.3f only; seizures should be learnable", name, c.AUROC)
 			}
+		} else if !(c.AUROC < 0.8) {
+			t.Errorf("amplitude (%s) separates seizures with AUROC %.3f; want < 0.8", name, c.AUROC)
 		}
+	}
+	if len(cs) != 2*(len(amplitudeFeatures)+1)+2*2 {
+		t.Errorf("%d scores", len(cs))
 	}
 }
 
 // cacheAmplitudeAUROC populates a cache of the tree at root with windows of
 // winS seconds (no overlap) and the default preprocessing (band-pass,
 // notch, per-recording z-score: what a detector is fed), and scores the
-// mean and maximum over channels of each window's RMS.
-func cacheAmplitudeAUROC(t *testing.T, root string, winS float64) map[string]scoring.Curve {
+// mean and maximum over channels of the RMS of groups of k consecutive
+// windows, for each k in groups; keys are "cache-rms-{mean,max}@<k·winS>s".
+func cacheAmplitudeAUROC(t *testing.T, root string, winS float64, groups []int) map[string]scoring.Curve {
 	t.Helper()
 	dir := t.TempDir()
 	pc := cache.PopulateConfig{Source: root, Dir: dir, WindowS: winS, StrideS: winS, Preprocess: preprocess.DefaultConfig()}
@@ -277,55 +296,49 @@ func cacheAmplitudeAUROC(t *testing.T, root string, winS float64) map[string]sco
 		t.Fatal(err)
 	}
 	defer ds.Close()
-	m := ds.Manifest()
-	W := ds.WindowSamples()
-	buf := make([]float32, len(ds.Channels())*W)
-	feats := map[string]func(rms []float64) float64{
-		"cache-rms-mean": func(r []float64) float64 {
-			var s float64
-			for _, v := range r {
-				s += v
-			}
-			return s / float64(len(r))
-		},
-		"cache-rms-max": func(r []float64) float64 { return slices.Max(r) },
-	}
+	W, C := ds.WindowSamples(), len(ds.Channels())
+	buf := make([]float32, C*W)
 	traced := map[string][]scoring.TracedRecording{}
-	for _, rec := range m.Recordings {
+	for _, rec := range ds.Manifest().Recordings {
 		var ref []scoring.Event
 		for _, s := range rec.Seizures {
 			ref = append(ref, scoring.Event{Start: s.Start, Stop: s.Stop})
 		}
-		p := map[string][]float64{}
-		for j := range rec.Windows {
-			if err := ds.ReadWindow(int(rec.FirstWindow+j), buf); err != nil {
+		// ms[j][c]: mean square of channel c in window j (the data is
+		// band-passed, so its mean is zero)
+		ms := make([][]float64, rec.Windows)
+		for j := range ms {
+			if err := ds.ReadWindow(int(rec.FirstWindow)+j, buf); err != nil {
 				t.Fatal(err)
 			}
-			rms := make([]float64, len(ds.Channels()))
-			for c := range rms {
-				x := make([]float64, W)
-				for k := range x {
-					x[k] = float64(buf[c*W+k])
+			ms[j] = make([]float64, C)
+			for c := range C {
+				var ss float64
+				for _, v := range buf[c*W : (c+1)*W] {
+					ss += float64(v) * float64(v)
 				}
-				rms[c] = rmsPerChannel([][]float64{x})[0]
-			}
-			for name, f := range feats {
-				v := f(rms)
-				p[name] = append(p[name], v/(1+v))
+				ms[j][c] = ss / float64(W)
 			}
 		}
-		for name := range feats {
-			traced[name] = append(traced[name], scoring.TracedRecording{Name: rec.File, Duration: float64(rec.Windows) * winS,
-				Trace: postproc.Trace{Rate: 1 / winS, P: p[name]}, Ref: ref})
+		for _, k := range groups {
+			var mean, mx []float64
+			for j := 0; j+k <= len(ms); j += k {
+				var sum, top float64
+				for c := range C {
+					var m float64
+					for _, w := range ms[j : j+k] {
+						m += w[c]
+					}
+					r := math.Sqrt(m / float64(k))
+					sum += r
+					top = math.Max(top, r)
+				}
+				mean, mx = append(mean, sum/float64(C)), append(mx, top)
+			}
+			w := float64(k) * winS
+			traced[fmt.Sprintf("cache-rms-mean@%gs", w)] = append(traced[fmt.Sprintf("cache-rms-mean@%gs", w)], trace(rec.File, mean, w, ref))
+			traced[fmt.Sprintf("cache-rms-max@%gs", w)] = append(traced[fmt.Sprintf("cache-rms-max@%gs", w)], trace(rec.File, mx, w, ref))
 		}
 	}
-	out := map[string]scoring.Curve{}
-	for name, tr := range traced {
-		c, err := scoring.Curves(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[name] = c
-	}
-	return out
+	return curves(t, traced)
 }
