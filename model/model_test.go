@@ -1,0 +1,255 @@
+package model
+
+import (
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// tiny is a small configuration exercising every component.
+func tiny() Config {
+	c := Demo()
+	c.EncChannels = []int{3, 4}
+	c.EncDilations = []int{1, 2}
+	c.EncKernel = 3
+	c.Dropout = 0
+	c.Downsample = 4
+	c.DModel = 6
+	c.Electrodes = 5
+	c.NodeDim = 4
+	c.NodeLayers = 1
+	c.NodeDState = 3
+	c.NodeHeadDim = 2
+	c.EdgeDim = 4
+	c.EdgeLayers = 1
+	c.EdgeDState = 2
+	c.EdgeHeadDim = 2
+	c.TopK = 2
+	return c
+}
+
+func randInput(n int, seed uint64) []float32 {
+	r := rand.New(rand.NewPCG(seed, 1))
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	return x
+}
+
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mod  func(*Config)
+		want string
+	}{
+		{"ok", func(*Config) {}, ""},
+		{"dilations", func(c *Config) { c.EncDilations = c.EncDilations[:1] }, "enc_dilations has 1 entries"},
+		{"even kernel", func(c *Config) { c.EncKernel = 4 }, "enc_kernel = 4"},
+		{"headdim", func(c *Config) { c.NodeHeadDim = 5 }, "node_headdim = 5 does not divide"},
+		{"topk", func(c *Config) { c.TopK = 19 }, "top_k = 19"},
+		{"dropout", func(c *Config) { c.Dropout = 1 }, "dropout = 1"},
+		{"alpha", func(c *Config) { c.SSGAlpha = -0.1 }, "ssg_alpha"},
+		{"device", func(c *Config) { c.Device = "tpu" }, "device = \"tpu\""},
+		{"empty enc", func(c *Config) { c.EncChannels = nil; c.EncDilations = nil }, "enc_channels is empty"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Demo()
+			tc.mod(&c)
+			err := c.Validate()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+	if a := A100(); a.Validate() != nil {
+		t.Fatal(a.Validate())
+	}
+}
+
+func TestDecode(t *testing.T) {
+	c, err := Decode(json.RawMessage(`{"preset":"a100","top_k":4,"enc_channels":[8,8,8,8,8,8,8,8]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TopK != 4 || c.NodeLayers != 6 || c.EncChannels[0] != 8 {
+		t.Fatalf("decoded %+v", c)
+	}
+	if c, err := Decode(nil); err != nil || c.Preset != "demo" {
+		t.Fatalf("null: %v %v", c.Preset, err)
+	}
+	if c, err := Decode(json.RawMessage(`{"profile":"demo"}`)); err != nil || c.DModel != Demo().DModel {
+		t.Fatalf("profile: %v", err)
+	}
+	for in, want := range map[string]string{
+		`{"preset":"x"}`:              `unknown preset "x"`,
+		`{"topk":3}`:                  `unknown field "topk"`,
+		`{"top_k":"3"}`:               `top_k`,
+		`[1]`:                         `want an object`,
+		`{"preset":"demo","top_k":0}`: `top_k = 0`,
+	} {
+		if _, err := Decode(json.RawMessage(in)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want %q", in, err, want)
+		}
+	}
+}
+
+func TestBuilderRejects(t *testing.T) {
+	if _, err := (Builder{}).Build(json.RawMessage(`{"preset":"demo"}`), 19, 2047, 1); err == nil || !strings.Contains(err.Error(), "multiple of downsample") {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := (Builder{}).Build(json.RawMessage(`{"preset":"a100"}`), 19, 15360, 1); err == nil {
+		t.Fatal("a100 with device cuda built on the CPU engine")
+	}
+}
+
+func TestParamNamesUnique(t *testing.T) {
+	n, err := New(A100(), 19, 15360, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, p := range n.Params() {
+		if seen[p.Name] {
+			t.Fatalf("duplicate %s", p.Name)
+		}
+		seen[p.Name] = true
+		size := 1
+		for _, s := range p.Shape {
+			size *= s
+		}
+		if size != len(p.W) || len(p.G) != len(p.W) {
+			t.Fatalf("%s: shape %v, %d values", p.Name, p.Shape, len(p.W))
+		}
+	}
+	t.Logf("a100: %d parameters in %d tensors", n.NumParams(), len(n.Params()))
+}
+
+// loss is Σ logits·r, so dlogits = r.
+func lossOf(t *testing.T, n *V3, x []float32, b, l int, r []float32) float64 {
+	t.Helper()
+	y, err := n.Forward(x, b, l, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s float64
+	for i, v := range y {
+		s += float64(v) * float64(r[i])
+	}
+	return s
+}
+
+// TestEveryParamHasGradient: no unused weights.
+func TestEveryParamHasGradient(t *testing.T) {
+	for _, cfg := range []Config{tiny(), Demo()} {
+		b, l := 2, 8*cfg.Downsample
+		n, err := New(cfg, 3, l, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.SetDebugFinite(true)
+		x := randInput(b*3*l, 1)
+		if _, err := n.Forward(x, b, l, true, 5); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Backward(randInput(b*l, 2)); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range n.Params() {
+			nz := 0
+			for _, g := range p.G {
+				if g != 0 {
+					nz++
+				}
+				if math.IsNaN(float64(g)) || math.IsInf(float64(g), 0) {
+					t.Fatalf("%s: non-finite gradient", p.Name)
+				}
+			}
+			if nz == 0 {
+				t.Errorf("%s %v: gradient is all zero", p.Name, p.Shape)
+			}
+		}
+	}
+}
+
+// TestFiniteDifference checks the analytic gradient against central
+// differences of the float32 forward on a tiny model.
+func TestFiniteDifference(t *testing.T) {
+	cfg := tiny()
+	b, l, ch := 2, 6*cfg.Downsample, 3
+	n, err := New(cfg, ch, l, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := randInput(b*ch*l, 11)
+	r := randInput(b*l, 12)
+	lossOf(t, n, x, b, l, r)
+	n.graph.frozen = true // top-k is piecewise constant: hold the selection
+	n.ZeroGrad()
+	if err := n.Backward(r); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(5, 5))
+	bad := 0
+	checked := 0
+	for _, p := range n.Params() {
+		for k := 0; k < 3; k++ {
+			i := rng.IntN(len(p.W))
+			w0 := p.W[i]
+			h := float32(5e-4) * float32(math.Max(1, math.Abs(float64(w0))))
+			l0 := lossOf(t, n, x, b, l, r)
+			p.W[i] = w0 + h
+			lp := lossOf(t, n, x, b, l, r)
+			p.W[i] = w0 - h
+			lm := lossOf(t, n, x, b, l, r)
+			p.W[i] = w0
+			an := float64(p.G[i])
+			checked++
+			// ReLU kinks: accept the central or either one-sided difference.
+			ok := false
+			for _, num := range []float64{(lp - lm) / (2 * float64(h)), (lp - l0) / float64(h), (l0 - lm) / float64(h)} {
+				if math.Abs(num-an) <= 3e-2*math.Max(0.3, math.Max(math.Abs(num), math.Abs(an))) {
+					ok = true
+				}
+			}
+			if !ok {
+				bad++
+				t.Logf("%s[%d]: analytic %.6g numeric %.6g", p.Name, i, an, (lp-lm)/(2*float64(h)))
+			}
+		}
+	}
+	if bad > checked/50 {
+		t.Fatalf("%d of %d gradient entries disagree", bad, checked)
+	}
+}
+
+func TestDebugFiniteNamesLayer(t *testing.T) {
+	cfg := tiny()
+	b, l := 1, 4*cfg.Downsample
+	n, err := New(cfg, 3, l, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.SetDebugFinite(true)
+	for _, p := range n.Params() {
+		if p.Name == "node.0.fwd.out_proj.weight" {
+			p.W[0] = float32(math.Inf(1))
+		}
+	}
+	_, err = n.Forward(randInput(b*3*l, 1), b, l, false, 0)
+	if err == nil || !strings.Contains(err.Error(), "layer node.0 ") {
+		t.Fatalf("got %v, want node.0 named", err)
+	}
+	n.SetDebugFinite(false)
+	if _, err := n.Forward(randInput(b*3*l, 1), b, l, false, 0); err != nil {
+		t.Fatal(err)
+	}
+}
