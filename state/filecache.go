@@ -89,7 +89,7 @@ func (d *DB) fileDigest(path string, fi fs.FileInfo) (string, error) {
 	}
 	if d.reqs != nil && time.Since(fi.ModTime()) > racyWindow {
 		v := key.encode(sum)
-		_ = d.write(false, func(tx *bolt.Tx) error { // a failed cache write costs a rehash later
+		_ = d.write(false, true, func(tx *bolt.Tx) error { // a failed cache write costs a rehash later
 			return tx.Bucket(bucketFiles).Put([]byte(path), v)
 		})
 	}

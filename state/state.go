@@ -78,10 +78,12 @@ type DB struct {
 	lock *Lock
 	opts Options
 
-	reqs    chan *writeReq
-	stopped chan struct{}
-	closeMu sync.Mutex
-	closed  bool
+	reqs     chan *writeReq
+	stopped  chan struct{}
+	asyncMu  sync.Mutex
+	asyncErr error // the first failure of an asynchronous write
+	closeMu  sync.Mutex
+	closed   bool
 }
 
 // CorruptError reports a state database that cannot be read.
@@ -201,6 +203,9 @@ func (d *DB) Close() error {
 	if d.reqs != nil {
 		close(d.reqs)
 		<-d.stopped
+		if d.asyncErr != nil {
+			errs = append(errs, d.asyncErr)
+		}
 		if err := d.db.Sync(); err != nil {
 			errs = append(errs, fmt.Errorf("sync state: %w", err))
 		}
@@ -226,19 +231,32 @@ type writeReq struct {
 }
 
 // write runs fn in a write transaction shared with other pending writes and
-// returns once it is committed.
-func (d *DB) write(sync bool, fn func(tx *bolt.Tx) error) (err error) {
+// returns once it is committed. With async it returns at once (after
+// queueing: writes are committed in order); its failure is returned by a
+// later write or Close.
+func (d *DB) write(sync, async bool, fn func(tx *bolt.Tx) error) (err error) {
 	if d.reqs == nil {
 		return errors.New("state opened read-only")
 	}
-	req := &writeReq{fn: fn, sync: sync, done: make(chan error, 1)}
+	req := &writeReq{fn: fn, sync: sync}
+	if !async {
+		req.done = make(chan error, 1)
+	}
 	defer func() {
 		if recover() != nil { // reqs closed: Close raced with a write
 			err = errors.New("state closed")
 		}
 	}()
 	d.reqs <- req
-	return <-req.done
+	if async {
+		return nil
+	}
+	if err := <-req.done; err != nil {
+		return err
+	}
+	d.asyncMu.Lock()
+	defer d.asyncMu.Unlock()
+	return d.asyncErr
 }
 
 // writer commits pending requests in batches and, under SyncBatch,
@@ -293,10 +311,18 @@ func (d *DB) writer() {
 		})
 		dirty = !full
 		for i, r := range batch {
+			e := errs[i]
 			if err != nil {
-				r.done <- fmt.Errorf("write state: %w", err)
-			} else {
-				r.done <- errs[i]
+				e = fmt.Errorf("write state: %w", err)
+			}
+			if r.done != nil {
+				r.done <- e
+			} else if e != nil {
+				d.asyncMu.Lock()
+				if d.asyncErr == nil {
+					d.asyncErr = e
+				}
+				d.asyncMu.Unlock()
 			}
 		}
 	}
@@ -352,21 +378,25 @@ func (d *DB) PutRun(r *Run) error {
 	if err != nil {
 		return err
 	}
-	return d.write(!r.End.IsZero(), func(tx *bolt.Tx) error {
+	return d.write(!r.End.IsZero(), false, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketRuns).Put([]byte(r.ID), v)
 	})
 }
 
 // PutAttempt records a (replacing the record of the same run, stage and
 // attempt) and updates the stage's latest and last-success index. A
-// finished attempt is fsynced under SyncFull before PutAttempt returns.
+// finished attempt (End set) is committed before PutAttempt returns (and
+// fsynced under SyncFull); an unfinished one ("running") is queued and
+// committed in order without waiting, since losing it only loses the
+// "interrupted" reason of a stage that runs again anyway.
 func (d *DB) PutAttempt(a *Attempt) error {
 	v, err := json.Marshal(a)
 	if err != nil {
 		return err
 	}
 	k := attemptKey(a.Stage, a.Run, a.Attempt)
-	return d.write(!a.End.IsZero(), func(tx *bolt.Tx) error {
+	done := !a.End.IsZero()
+	return d.write(done, !done, func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketAttempts).Put(k, v); err != nil {
 			return err
 		}

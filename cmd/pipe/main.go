@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -22,6 +23,17 @@ import (
 var version = "dev"
 
 func main() {
+	if path := os.Getenv("PIPE_CPUPROFILE"); path != "" {
+		// Profiling hook for bench/: PIPE_CPUPROFILE=cpu.prof pipe run ...
+		if f, err := os.Create(path); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				code := run(os.Args[1:], os.Stdout, os.Stderr)
+				pprof.StopCPUProfile()
+				f.Close()
+				os.Exit(code)
+			}
+		}
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -73,6 +85,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newVersionCmd,
 		newRunCmd,
 		newPlanCmd,
+		newUnlockCmd,
 		newInspectCmd,
 		newScoreCmd,
 		newValidateCmd,

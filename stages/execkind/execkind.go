@@ -14,6 +14,8 @@ import (
 	"os/exec"
 	"runtime"
 	"sort"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -29,6 +31,7 @@ const DefaultGrace = 5 * time.Second
 // Kind is the exec kind.
 type Kind struct {
 	grace time.Duration
+	paths sync.Map // PATH + NUL + name -> resolved path: thousands of tiny stages look up once
 }
 
 // New returns the exec kind with the default grace period.
@@ -83,11 +86,9 @@ func (k *Kind) Run(ctx context.Context, r *stages.Run) (*stages.Result, error) {
 	default:
 		return nil, errors.New("an exec stage needs a command")
 	}
-	path := argv[0]
-	if lp, err := exec.LookPath(argv[0]); err == nil {
-		path = lp
-	} else if _, serr := os.Stat(argv[0]); serr != nil {
-		return nil, fmt.Errorf("command %q: %w", argv[0], err)
+	path, err := k.lookPath(argv[0])
+	if err != nil {
+		return nil, err
 	}
 	cmd := &exec.Cmd{
 		Path:   path,
@@ -110,7 +111,7 @@ func (k *Kind) Run(ctx context.Context, r *stages.Run) (*stages.Result, error) {
 	// Pdeathsig fires when the thread that started the child exits: start
 	// from a locked thread, which Go then keeps alive.
 	runtime.LockOSThread()
-	err := cmd.Start()
+	err = cmd.Start()
 	runtime.UnlockOSThread()
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", argv[0], err)
@@ -149,6 +150,24 @@ func (k *Kind) Run(ctx context.Context, r *stages.Run) (*stages.Result, error) {
 		return nil, err
 	}
 	return &stages.Result{}, nil
+}
+
+// lookPath resolves name like the shell; names with a slash are used as
+// they are.
+func (k *Kind) lookPath(name string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	key := os.Getenv("PATH") + "\x00" + name
+	if p, ok := k.paths.Load(key); ok {
+		return p.(string), nil
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("command %q: %w", name, err)
+	}
+	k.paths.Store(key, p)
+	return p, nil
 }
 
 // environ is pipe's environment with env added (env wins), sorted keys
