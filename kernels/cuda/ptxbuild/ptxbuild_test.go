@@ -26,7 +26,7 @@ func TestCommittedPTXFresh(t *testing.T) {
 func copyTree(t *testing.T) string {
 	t.Helper()
 	tmp := t.TempDir()
-	for _, sub := range []string{"src", "ptx"} {
+	for _, sub := range []string{"src", "ptx", "emu"} {
 		ents, err := os.ReadDir(filepath.Join(dir, sub))
 		if err != nil {
 			t.Fatal(err)
@@ -69,6 +69,9 @@ func TestCheckDetectsStaleness(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, "committed PTX"},
+		{"emulator hash stale", func(t *testing.T, d string) {
+			appendTo(t, filepath.Join(d, EmuSourcesFile), "// edit\n")
+		}, "emulator source hash"},
 		{"stamp missing", func(t *testing.T, d string) {
 			if err := os.Remove(filepath.Join(d, StampFile)); err != nil {
 				t.Fatal(err)

@@ -10,6 +10,12 @@
 //     accumulated with atomicAdd into buffers the host zeroes first.
 #pragma once
 
+// Dynamic shared memory. The CPU emulator (kernels/cuda/emu) defines
+// PIPE_EMU and its own version before including the sources.
+#ifndef PIPE_EMU
+#define PIPE_DYN_SMEM(T, name) extern __shared__ T name[]
+#endif
+
 #define PIPE_FULL_MASK 0xffffffffu
 
 __device__ __forceinline__ float pipe_sigmoid(float x) {

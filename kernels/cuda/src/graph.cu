@@ -8,7 +8,7 @@
 // memory N*F floats.
 extern "C" __global__ void cosine_fwd(const float* __restrict__ X, float* __restrict__ S,
                                       float* __restrict__ nrm, int G, int N, int F, float eps) {
-  extern __shared__ float sx[];  // [N][F] normalised rows
+  PIPE_DYN_SMEM(float, sx);  // [N][F] normalised rows
   const int g = blockIdx.x;
   const float* x = X + (size_t)g * N * F;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
@@ -34,7 +34,7 @@ extern "C" __global__ void cosine_fwd(const float* __restrict__ X, float* __rest
 extern "C" __global__ void cosine_bwd(const float* __restrict__ X, const float* __restrict__ nrm,
                                       const float* __restrict__ gS, float* __restrict__ gX, int G,
                                       int N, int F, float eps) {
-  extern __shared__ float sm[];
+  PIPE_DYN_SMEM(float, sm);
   float* sx = sm;          // [N][F]
   float* sg = sm + N * F;  // [N][N] symmetrised gS
   const int g = blockIdx.x;
@@ -73,7 +73,7 @@ extern "C" __global__ void cosine_bwd(const float* __restrict__ X, const float* 
 // One block per graph, dynamic shared memory N*N bytes (rounded up to 4).
 extern "C" __global__ void topk_sym(const float* __restrict__ S, float* __restrict__ A,
                                     float* __restrict__ keep, int G, int N, int k, int self) {
-  extern __shared__ unsigned char msk[];  // [N][N]
+  PIPE_DYN_SMEM(unsigned char, msk);  // [N][N]
   const int g = blockIdx.x;
   const float* s = S + (size_t)g * N * N;
   for (int e = threadIdx.x; e < N * N; e += blockDim.x) msk[e] = 0;
@@ -125,7 +125,7 @@ __device__ void ssg_normalise(const float* a, int N, int self, float* sAh, float
 extern "C" __global__ void ssgconv_fwd(const float* __restrict__ Adj, const float* __restrict__ X,
                                        float* __restrict__ Out, int G, int N, int F, int K,
                                        float alpha, int self, int FT) {
-  extern __shared__ float sm[];
+  PIPE_DYN_SMEM(float, sm);
   float* sAh = sm;
   float* sr = sAh + N * N;
   float* h0 = sr + N;
@@ -173,7 +173,7 @@ extern "C" __global__ void ssgconv_bwd(const float* __restrict__ Adj, const floa
                                        const float* __restrict__ gOut, float* __restrict__ gX,
                                        float* __restrict__ gAdj, int G, int N, int F, int K,
                                        float alpha, int self, int FT) {
-  extern __shared__ float sm[];
+  PIPE_DYN_SMEM(float, sm);
   float* sAh = sm;
   float* sgA = sAh + N * N;
   float* sr = sgA + N * N;

@@ -151,7 +151,7 @@ __device__ void chunk_state(const float* __restrict__ u, const float* __restrict
                             const float* __restrict__ A, const float* __restrict__ W,
                             float* __restrict__ S, float* __restrict__ ld, int mode, int batch,
                             int L, int H, int P, int G, int N, int T, int nc, int ht, int rev) {
-  extern __shared__ float smem[];
+  PIPE_DYN_SMEM(float, smem);
   const ScanDims d = scan_dims(batch, L, H, P, G, N, T, nc, ht, rev);
   float* sW = smem;             // [T][NS]
   float* sDt = smem + T * NS;   // [T][ht]
@@ -215,7 +215,7 @@ __device__ void chunk_fwd(const float* __restrict__ x, const float* __restrict__
                           const float* __restrict__ Cm, const float* __restrict__ D,
                           const float* __restrict__ S, float* __restrict__ y, int batch, int L,
                           int H, int P, int G, int N, int T, int nc, int ht, int rev) {
-  extern __shared__ float smem[];
+  PIPE_DYN_SMEM(float, smem);
   const ScanDims d = scan_dims(batch, L, H, P, G, N, T, nc, ht, rev);
   float* sB = smem;
   float* sC = sB + T * NS;
@@ -258,7 +258,7 @@ __device__ void chunk_bwd_fwd(const float* __restrict__ x, const float* __restri
                               const float* __restrict__ S, float* __restrict__ gC,
                               float* __restrict__ U, float* __restrict__ gD, int batch, int L,
                               int H, int P, int G, int N, int T, int nc, int ht, int rev) {
-  extern __shared__ float smem[];
+  PIPE_DYN_SMEM(float, smem);
   const ScanDims d = scan_dims(batch, L, H, P, G, N, T, nc, ht, rev);
   float* sB = smem;
   float* sC = sB + T * NS;
@@ -334,7 +334,7 @@ __device__ void chunk_bwd_rev(const float* __restrict__ x, const float* __restri
                               float* __restrict__ gx, float* __restrict__ gB,
                               float* __restrict__ R, int batch, int L, int H, int P, int G, int N,
                               int T, int nc, int ht, int rev) {
-  extern __shared__ float smem[];
+  PIPE_DYN_SMEM(float, smem);
   const ScanDims d = scan_dims(batch, L, H, P, G, N, T, nc, ht, rev);
   float* sB = smem;
   float* sC = sB + T * NS;
