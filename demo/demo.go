@@ -27,9 +27,10 @@
 //
 // Everything is drawn from random streams derived from the seed, per
 // patient and per recording, so the output is byte-identical for the same
-// configuration whatever the number of workers. Files are written
-// atomically; a rerun with the same configuration keeps the complete files
-// and writes the rest.
+// configuration whatever the number of workers (for one build on one
+// architecture: the math library and fused multiply-add may round
+// differently elsewhere). Files are written atomically; a rerun with the
+// same configuration keeps the complete files and writes the rest.
 package demo
 
 import (
