@@ -60,6 +60,7 @@ locals {
       patience   = 4
       workers    = 2
       minutes    = 1
+      val_step   = 2
       model      = { preset = "demo" }
     }
     a100 = {
@@ -73,6 +74,7 @@ locals {
       patience   = 10
       workers    = 8
       minutes    = 30
+      val_step   = 2
       model      = { preset = "a100", device = "cuda", precision = "bf16" }
     }
   }
@@ -125,10 +127,14 @@ stage "smoke" {
     cache               = stage.populate.dir
     dir                 = "${var.out}/smoke"
     seed                = var.seed
-    smoke               = true
+    epochs              = 2
+    max_steps_per_epoch = 8
+    limit_files         = 8
     debug_finite        = true
+    patience            = 0
     batch_size          = local.p.batch_size
     lr                  = local.p.lr
+    val_window_step     = local.p.val_step
     model               = local.p.model
     workers             = local.p.workers
   }
@@ -151,6 +157,7 @@ stage "train" {
     patience                 = local.p.patience
     abort                    = ["auroc < 0.55 after epoch 3"]
     checkpoint_every_minutes = local.p.minutes
+    val_window_step          = local.p.val_step
     workers                  = local.p.workers
     model                    = local.p.model
   }

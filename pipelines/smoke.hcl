@@ -43,16 +43,19 @@ stage "populate" {
 }
 
 stage "smoke" {
-  description = "One short epoch on the demo profile, every layer checked for finiteness."
+  description = "Two short epochs of the demo profile, every layer checked for finiteness."
   kind        = "train"
   config {
-    cache        = stage.populate.dir
-    dir          = "${var.out}/train"
-    seed         = var.seed
-    smoke        = true
-    debug_finite = true
-    batch_size   = 16
-    lr           = 2e-3
-    model        = { preset = "demo" }
+    cache               = stage.populate.dir
+    dir                 = "${var.out}/train"
+    seed                = var.seed
+    epochs              = 2
+    max_steps_per_epoch = 8
+    batch_size          = 8
+    lr                  = 2e-3
+    patience            = 0
+    debug_finite        = true
+    val_window_step     = 2
+    model               = { preset = "demo" }
   }
 }
