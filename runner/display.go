@@ -227,11 +227,13 @@ func (s *StageProgress) Total(n int64, unit string) {
 // Add implements stages.Progress.
 func (s *StageProgress) Add(n int64) {
 	s.d.mu.Lock()
+	s.done += n
 	if s.first.IsZero() {
+		// The ETA measures the rate from here: how long the units of the
+		// first Add took (setup included) is unknown.
 		s.first = s.d.now()
 		s.firstDone = s.done
 	}
-	s.done += n
 	s.d.mu.Unlock()
 }
 

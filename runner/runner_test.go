@@ -527,7 +527,12 @@ func TestParallelLimit(t *testing.T) {
 				break
 			}
 		}
-		time.Sleep(5 * time.Millisecond)
+		// Hold the slot until three stages overlap (or long enough for a
+		// loaded machine to start them).
+		for i := 0; i < 100 && atomic.LoadInt64(&peak) < 3; i++ {
+			time.Sleep(2 * time.Millisecond)
+		}
+		time.Sleep(time.Millisecond)
 		atomic.AddInt64(&cur, -1)
 		return &stages.Result{}, nil
 	}

@@ -696,3 +696,51 @@ stage "hold" {
 		t.Errorf("plan after takeover: %s", got)
 	}
 }
+
+func TestRunInterruptCancels(t *testing.T) {
+	t.Parallel()
+	e := newPipeEnv(t, `
+stage "long" {
+  command = "touch started; sleep 30"
+}
+stage "after" {
+  depends_on = [stage.long]
+  command    = "echo after >> runs.log"
+}
+`)
+	c := e.command("run")
+	var errb bytes.Buffer
+	c.Stderr = &errb
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		if _, err := os.Stat(e.path("started")); err == nil {
+			break
+		}
+		if i > 1000 {
+			c.Process.Kill()
+			t.Fatalf("stage did not start:\n%s", errb.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	start := time.Now()
+	c.Process.Signal(os.Interrupt)
+	err := c.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("interrupted run: %v, want exit 1\n%s", err, errb.String())
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("cancellation took %v", d)
+	}
+	if !strings.Contains(errb.String(), "1 cancelled") {
+		t.Errorf("summary:\n%s", errb.String())
+	}
+	if got, want := e.plan(), "long=run(cancelled) after=run(upstream changed (long will run))"; got != want {
+		t.Errorf("plan %s, want %s", got, want)
+	}
+	if e.ran() != "" {
+		t.Error("the stage after a cancelled one ran")
+	}
+}
