@@ -142,9 +142,9 @@ func goldenDir(t *testing.T) string {
 
 type goldenCase struct {
 	dir        string
-	Name       string                     `json:"name"`
-	Kind       string                     `json:"kind"`
-	Config     map[string]any             `json:"config"`
+	Name       string                                  `json:"name"`
+	Kind       string                                  `json:"kind"`
+	Config     map[string]any                          `json:"config"`
 	Tolerances map[string]struct{ Atol, Rtol float64 } `json:"tolerances"`
 }
 

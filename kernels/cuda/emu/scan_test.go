@@ -15,7 +15,7 @@ type scanIn struct {
 }
 
 type scanOut struct {
-	y, final                 []float32
+	y, final                []float32
 	gx, gdt, gA, gB, gC, gD []float32
 }
 
