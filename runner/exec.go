@@ -47,6 +47,7 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.prefetch(nodes)
 	rec := &RunRecord{ID: r.opts.RunID, Start: time.Now(), Status: "running", Pipeline: r.opts.Pipeline, Args: r.opts.Args}
 	if err := r.store.PutRun(rec); err != nil {
 		return nil, err
@@ -79,36 +80,17 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 			}
 		}
 	}
-	for {
-		if ctx.Err() != nil {
-			stop = true
-		}
-		for !stop && len(ready) > 0 && running < r.opts.Parallel {
-			n := ready[0]
-			ready = ready[1:]
-			running++
-			go func() { doneCh <- done{n: n, err: r.stage(ctx, nodes, n)} }()
-		}
-		if running == 0 {
-			break
-		}
-		d := <-doneCh
-		running--
-		n := d.n
-		if d.err != nil {
+	finish := func(n *node, err error) {
+		if err != nil {
 			var ds hcl.Diagnostics
-			if errors.As(d.err, &ds) {
+			if errors.As(err, &ds) {
 				diags = append(diags, ds...)
 			} else {
-				errs = append(errs, d.err)
+				errs = append(errs, err)
 			}
 			n.res.Status, n.res.Action = "failed", ActionBlocked
-			n.res.Error = d.err.Error()
+			n.res.Error = err.Error()
 			n.usable = false
-			rep.Failed = true
-			if !r.opts.KeepGoing {
-				stop = true
-			}
 		}
 		switch n.res.Status {
 		case "failed":
@@ -124,6 +106,37 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 			r.opts.Progress.StageDone(n.res.Status)
 		}
 		release(n)
+	}
+	// Decisions are made here, in the scheduler: skipping an up-to-date
+	// stage costs a few lookups, and thousands of them in a chain should not
+	// each pay a goroutine hand-off. Only stages that run get a goroutine.
+	var toRun []*node
+	for {
+		if ctx.Err() != nil {
+			stop = true
+		}
+		for !stop && len(ready) > 0 {
+			n := ready[0]
+			ready = ready[1:]
+			needsRun, err := r.settle(nodes, n)
+			if err != nil || !needsRun {
+				finish(n, err)
+				continue
+			}
+			toRun = append(toRun, n)
+		}
+		for !stop && len(toRun) > 0 && running < r.opts.Parallel {
+			n := toRun[0]
+			toRun = toRun[1:]
+			running++
+			go func() { doneCh <- done{n: n, err: r.execute(ctx, n)} }()
+		}
+		if running == 0 {
+			break
+		}
+		d := <-doneCh
+		running--
+		finish(d.n, d.err)
 	}
 	for _, n := range nodes {
 		if !finished[n.idx] {
@@ -170,11 +183,11 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 	return rep, errors.Join(errs...)
 }
 
-// stage decides n and runs it if needed. Blocked stages are decided here
-// too (cheaply), so that the scheduler treats every stage alike.
-func (r *Runner) stage(ctx context.Context, nodes []*node, n *node) error {
+// settle decides n during a run and reports whether it must run; stages
+// that are skipped, disabled or blocked get their final status here.
+func (r *Runner) settle(nodes []*node, n *node) (bool, error) {
 	if err := r.decide(nodes, n, false); err != nil {
-		return err
+		return false, err
 	}
 	switch n.res.Action {
 	case ActionSkip:
@@ -183,18 +196,18 @@ func (r *Runner) stage(ctx context.Context, nodes []*node, n *node) error {
 			n.res.Status = "blocked"
 		}
 		r.opts.Log.Debug("skip", "stage", n.name, "reason", n.res.Reason)
-		return nil
+		return false, nil
 	case ActionDisabled:
 		n.res.Status = "disabled"
 		r.opts.Log.Info("disabled", "stage", n.name)
-		return nil
+		return false, nil
 	case ActionBlocked:
 		n.res.Status = "blocked"
 		r.opts.Log.Warn("blocked", "stage", n.name, "reason", n.res.Reason)
-		return nil
+		return false, nil
 	}
 	n.willRun = false
-	return r.execute(ctx, n)
+	return true, nil
 }
 
 // execute runs the attempts of n until one succeeds, the retries are used

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
@@ -71,6 +73,35 @@ type node struct {
 	usable bool           // downstream may use value/up
 	// willRun: a plan decided to run it (its outputs are unknown).
 	willRun bool
+
+	// latest is the stage's latest recorded attempt, read ahead by
+	// prefetch (fetched says it was).
+	latest    *Attempt
+	latestErr error
+	fetched   bool
+}
+
+// prefetch reads every stage's latest attempt with a few goroutines: the
+// decisions themselves run in dependency order, but these reads do not
+// depend on each other.
+func (r *Runner) prefetch(nodes []*node) {
+	workers := min(runtime.GOMAXPROCS(0), 8)
+	if len(nodes) < 64 || workers < 2 {
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(nodes); i += workers {
+				n := nodes[i]
+				n.latest, n.latestErr = r.store.Latest(n.name)
+				n.fetched = true
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // graph builds the nodes of p with the selection and forcing of opts.
@@ -263,7 +294,10 @@ func (r *Runner) decide(nodes []*node, n *node, plan bool) error {
 	if n.forced {
 		return run("forced")
 	}
-	last, err := r.store.Latest(n.name)
+	last, err := n.latest, n.latestErr
+	if !n.fetched {
+		last, err = r.store.Latest(n.name)
+	}
 	if err != nil {
 		return fmt.Errorf("stage %s: %w", n.name, err)
 	}
@@ -325,6 +359,7 @@ func (r *Runner) Plan() ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.prefetch(nodes)
 	out := make([]Result, len(nodes))
 	var errs []error
 	for i, n := range nodes {

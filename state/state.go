@@ -147,12 +147,14 @@ func Open(dir string, opts Options) (db *DB, err error) {
 		return nil, &CorruptError{Path: path, Err: err}
 	}
 	d.db = bdb
+	if !opts.ReadOnly {
+		bdb.NoSync = true // the writer decides per commit; Close fsyncs
+	}
 	if err := d.check(); err != nil {
 		bdb.Close()
 		return nil, err
 	}
 	if !opts.ReadOnly {
-		bdb.NoSync = true // the writer decides per commit
 		d.reqs = make(chan *writeReq, 256)
 		d.stopped = make(chan struct{})
 		go d.writer()
@@ -172,6 +174,18 @@ func (d *DB) check() error {
 			}
 			return nil
 		})
+	}
+	ready := false
+	_ = d.db.View(func(tx *bolt.Tx) error {
+		m := tx.Bucket(bucketMeta)
+		ready = m != nil && string(m.Get([]byte("version"))) == schemaVersion
+		for _, b := range [][]byte{bucketRuns, bucketAttempts, bucketLatest, bucketSuccess, bucketFiles} {
+			ready = ready && tx.Bucket(b) != nil
+		}
+		return nil
+	})
+	if ready {
+		return nil
 	}
 	return d.db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketMeta, bucketRuns, bucketAttempts, bucketLatest, bucketSuccess, bucketFiles} {
