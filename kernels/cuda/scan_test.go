@@ -1,6 +1,6 @@
-//go:build cudaemu
+//go:build cudaemu || cuda
 
-package emu_test
+package cuda_test
 
 import (
 	"math"
