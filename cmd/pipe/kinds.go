@@ -1,9 +1,11 @@
 package main
 
 import (
+	"github.com/pipeml/pipe/model"
 	"github.com/pipeml/pipe/stages"
 	"github.com/pipeml/pipe/stages/cachekinds"
 	"github.com/pipeml/pipe/stages/execkind"
+	"github.com/pipeml/pipe/stages/trainkinds"
 )
 
 // newRegistry gathers every stage kind this binary knows. It is the only
@@ -15,5 +17,7 @@ func newRegistry() (*stages.Registry, error) {
 		cachekinds.NewPopulate(),
 		cachekinds.NewVerify(),
 		cachekinds.NewDemoData(),
+		trainkinds.NewTrain(model.Builder{}),
+		trainkinds.NewEvaluate(model.Builder{}),
 	)
 }
