@@ -301,6 +301,17 @@ func TestDiamondRunsThenSkips(t *testing.T) {
 	if got, want := statuses(rep), "a=skipped b=succeeded c=skipped d=succeeded"; got != want {
 		t.Errorf("--from b: %s, want %s", got, want)
 	}
+	// d forced alone sees b's and c's published outputs from their
+	// recorded attempts.
+	rep = runOnce(t, p, store, Options{Force: []string{"d"}})
+	if got, want := statuses(rep), "a=skipped b=skipped c=skipped d=succeeded"; got != want {
+		t.Errorf("--force d: %s, want %s", got, want)
+	}
+	last, _ = store.LastSuccess("d")
+	outs, _ = unmarshalOutputs(last.Outputs)
+	if got := outs["v"].AsString(); got != "d+b+a+c+a" {
+		t.Errorf("d published %q from recorded upstream outputs", got)
+	}
 	if got, want := planOf(t, p, store, Options{Only: []string{"d"}, ForceAll: true}), "a=skip(not selected) b=skip(not selected) c=skip(not selected) d=run(forced)"; got != want {
 		t.Errorf("plan --only d --force-all:\n got %s\nwant %s", got, want)
 	}

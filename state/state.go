@@ -139,7 +139,11 @@ func Open(dir string, opts Options) (db *DB, err error) {
 	bdb, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly, NoFreelistSync: true})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("state database %s is in use by another pipe (waited %s)", path, opts.Timeout)
+			holder := "another pipe"
+			if info, _ := ReadLock(dir); info != nil {
+				holder = fmt.Sprintf("pipe PID %d on host %s", info.PID, info.Host)
+			}
+			return nil, fmt.Errorf("state database %s is in use by %s (waited %s); try again when it has finished", path, holder, opts.Timeout)
 		}
 		if errors.Is(err, os.ErrPermission) {
 			return nil, fmt.Errorf("open state database: %w", err)
