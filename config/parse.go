@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"fmt"
 	"runtime"
 	"sync"
 
@@ -24,6 +25,9 @@ var topLevelKeywords = [][]byte{[]byte("stage"), []byte("variable"), []byte("loc
 // one piece, which gives the diagnostics of a plain parse. HCL's parser runs
 // at only a few MB/s, so this matters for pipelines of thousands of stages.
 func parse(src []byte, filename string) (*hclsyntax.Body, hcl.Diagnostics) {
+	if diags := checkNesting(src, filename); diags.HasErrors() {
+		return nil, diags
+	}
 	if len(src) >= parallelParseMin {
 		if body, ok := parseSplit(src, filename); ok {
 			return body, nil
@@ -151,4 +155,96 @@ func parseSplit(src []byte, filename string) (*hclsyntax.Body, bool) {
 	body.SrcRange = hcl.Range{Filename: filename, Start: hcl.InitialPos, End: lastBody.SrcRange.End}
 	body.EndRange = lastBody.EndRange
 	return body, true
+}
+
+// maxNesting bounds how deeply brackets and braces nest, maxUnary how long a
+// chain of unary operators may be. HCL's parser is recursive: a file of a few
+// hundred kilobytes of "[" or "!" would otherwise overflow the goroutine
+// stack, which kills the process.
+const (
+	maxNesting = 1000
+	maxUnary   = 10000
+)
+
+// CheckSyntax parses src as a pipeline or variable file and returns its
+// syntax errors (also for nesting too deep to parse safely), without
+// decoding anything. pipe fmt uses it before formatting.
+func CheckSyntax(src []byte, filename string) hcl.Diagnostics {
+	if diags := checkNesting(src, filename); diags.HasErrors() {
+		return diags
+	}
+	_, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+	return diags
+}
+
+// checkNesting rejects files whose brackets or braces nest deeper than
+// maxNesting or with a chain of unary operators ("!", "-") longer than
+// maxUnary on one line. Brackets inside strings count too (an overestimate
+// that only matters for absurd files); operators in comments and quoted
+// strings do not.
+func checkNesting(src []byte, filename string) hcl.Diagnostics {
+	depth, unary := 0, 0
+	line, col := 1, 1
+	inString, inComment := false, false
+	for i, c := range src {
+		switch {
+		case c == '\n':
+			unary, inString, inComment = 0, false, false
+		case inComment:
+		case inString:
+			switch c {
+			case '"': // \" does not end the string
+				if i == 0 || src[i-1] != '\\' {
+					inString = false
+				}
+			case '{', '(', '[':
+				depth++
+			case '}', ')', ']':
+				if depth > 0 {
+					depth--
+				}
+			}
+		default:
+			switch c {
+			case '"':
+				inString = true
+				unary = 0
+			case '#':
+				inComment = true
+			case '/':
+				if i+1 < len(src) && src[i+1] == '/' {
+					inComment = true
+				}
+				unary = 0
+			case '(', '[', '{':
+				depth++
+				unary = 0
+			case ')', ']', '}':
+				if depth > 0 {
+					depth--
+				}
+				unary = 0
+			case '!', '-':
+				unary++
+			case ' ', '\t', '\r':
+			default:
+				unary = 0
+			}
+		}
+		if depth > maxNesting || unary > maxUnary {
+			pos := hcl.Pos{Line: line, Column: col, Byte: i}
+			return hcl.Diagnostics{{
+				Severity: hcl.DiagError,
+				Summary:  "Nesting too deep",
+				Detail:   fmt.Sprintf("Brackets or braces nest more than %d levels deep here, or unary operators are chained more than %d times; pipe refuses such files.", maxNesting, maxUnary),
+				Subject:  &hcl.Range{Filename: filename, Start: pos, End: pos},
+			}}
+		}
+		if c == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return nil
 }

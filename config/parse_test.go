@@ -89,3 +89,25 @@ locals {
 		t.Error("top-level attributes must fall back to the whole-file parse")
 	}
 }
+
+// TestDeepNesting checks that pathological nesting is refused with a
+// diagnostic instead of overflowing the parser's stack.
+func TestDeepNesting(t *testing.T) {
+	for name, src := range map[string]string{
+		"brackets": "stage \"a\" {\n  command = " + strings.Repeat("[", 200000) + strings.Repeat("]", 200000) + "\n}\n",
+		"not":      "stage \"a\" {\n  enabled = " + strings.Repeat("!", 200000) + "true\n}\n",
+		"blocks":   "stage \"a\" {\n" + strings.Repeat("x {\n", 5000) + strings.Repeat("}\n", 5000) + "}\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, diags := LoadSource("deep.hcl", []byte(src), Inputs{Cwd: t.TempDir()}, testRegistry())
+			if !diags.HasErrors() || diags[0].Summary != "Nesting too deep" || diags[0].Subject.Start.Line < 2 {
+				t.Errorf("diags %v", diags)
+			}
+		})
+	}
+	// Ordinary nesting and many minus signs in strings and comments pass.
+	ok := "# " + strings.Repeat("-", 5000) + "\nstage \"a\" {\n  command = [[[[\"x\"]]]]\n  env = { A = \"" + strings.Repeat("-", 900) + "\" }\n}\n"
+	if _, diags := LoadSource("ok.hcl", []byte(ok), Inputs{Cwd: t.TempDir()}, testRegistry()); diags.HasErrors() {
+		t.Error(diags)
+	}
+}

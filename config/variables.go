@@ -155,6 +155,10 @@ func (l *loader) decodeVariables(blocks []*hcl.Block) hcl.Diagnostics {
 			})
 			continue
 		}
+		if d := checkNesting(src, f); d.HasErrors() {
+			diags = append(diags, d...)
+			continue
+		}
 		file, d := hclsyntax.ParseConfig(src, f, hcl.InitialPos)
 		diags = append(diags, d...)
 		if d.HasErrors() {
@@ -333,6 +337,9 @@ func (l *loader) checkValidation(decl *varDecl, vc *hcl.BodyContent) hcl.Diagnos
 func parseRawValue(raw string, ty cty.Type, rng hcl.Range) (cty.Value, hcl.Diagnostics) {
 	if ty.IsPrimitiveType() || ty == cty.DynamicPseudoType {
 		return cty.StringVal(raw), nil
+	}
+	if diags := checkNesting([]byte(raw), rng.Filename); diags.HasErrors() {
+		return cty.NilVal, diags
 	}
 	expr, diags := hclsyntax.ParseExpression([]byte(raw), rng.Filename, rng.Start)
 	if diags.HasErrors() {

@@ -9,11 +9,10 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/spf13/cobra"
 
+	"github.com/pipeml/pipe/config"
 	"github.com/pipeml/pipe/internal/atomicfile"
 )
 
@@ -159,8 +158,7 @@ func fmtFile(g *globals, path string, check bool) (bool, error) {
 // formatHCL checks the syntax of src (printing diagnostics) and returns it
 // in canonical layout.
 func formatHCL(g *globals, name string, src []byte) ([]byte, error) {
-	_, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
-	if diags.HasErrors() {
+	if diags := config.CheckSyntax(src, name); diags.HasErrors() {
 		return nil, reportDiags(g, diags)
 	}
 	return hclwrite.Format(src), nil
