@@ -201,6 +201,12 @@ func (c goldenCase) cfg(t *testing.T, key string) int {
 
 var npyShape = regexp.MustCompile(`'shape':\s*\(([^)]*)\)`)
 
+// has reports whether the case stores array name.
+func (c goldenCase) has(name string) bool {
+	_, err := os.Stat(filepath.Join(c.dir, name+".npy"))
+	return err == nil
+}
+
 // load reads a little-endian float32 C-order .npy file.
 func (c goldenCase) load(t *testing.T, name string) []float32 {
 	t.Helper()

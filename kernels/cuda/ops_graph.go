@@ -13,8 +13,9 @@ func (s GraphShape) check() error {
 	return fits32("graph", s.G, s.N, s.N*s.F)
 }
 
-// CosineFwd computes S = cosine similarity of every node pair per graph;
-// nrm (G, N) = max(|x_i|, eps) is saved for the backward.
+// CosineFwd computes S = cosine similarity of every node pair per graph
+// with norms n_i = sqrt(|x_i|^2 + eps) (the model uses eps = 1e-6); nrm
+// (G, N) is saved for the backward.
 func (d *Device) CosineFwd(s GraphShape, X, S, nrm Buffer, eps float32) error {
 	if err := s.check(); err != nil {
 		return err

@@ -5,4 +5,4 @@
 package emu
 
 // SourcesHash is ptxbuild.SourcesHash of the .cu sources emu.cc was built from.
-const SourcesHash = "3258d1bacf87a8a16fa1e63d898db27b29824063c7651abb2767279e6ac8ed16"
+const SourcesHash = "3582956ea3aa8dc93075db6365f34266110ce5f6313284ad3f827e45411562c0"

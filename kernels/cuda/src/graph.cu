@@ -3,8 +3,9 @@
 //   X (G, N, F)   S, A, mask (G, N, N)
 #include "common.cuh"
 
-// Cosine similarity per graph: S[g,i,j] = xh_i . xh_j, xh = x / max(|x|, eps).
-// nrm (G, N) saved: max(|x_i|, eps). One block per graph; dynamic shared
+// Cosine similarity per graph: S[g,i,j] = xh_i . xh_j, xh = x / n,
+// n = sqrt(|x|^2 + eps) (smooth at 0, as the model's CPU path).
+// nrm (G, N) saved. One block per graph; dynamic shared
 // memory N*F floats.
 extern "C" __global__ void cosine_fwd(const float* __restrict__ X, float* __restrict__ S,
                                       float* __restrict__ nrm, int G, int N, int F, float eps) {
@@ -15,7 +16,7 @@ extern "C" __global__ void cosine_fwd(const float* __restrict__ X, float* __rest
   for (int i = warp; i < N; i += nw) {
     float s = 0.0f;
     for (int f = lane; f < F; f += 32) s = fmaf(x[i * F + f], x[i * F + f], s);
-    const float n = fmaxf(sqrtf(pipe_warp_sum(s)), eps);
+    const float n = sqrtf(pipe_warp_sum(s) + eps);
     for (int f = lane; f < F; f += 32) sx[i * F + f] = x[i * F + f] / n;
     if (lane == 0) nrm[(size_t)g * N + i] = n;
   }
@@ -29,7 +30,7 @@ extern "C" __global__ void cosine_fwd(const float* __restrict__ X, float* __rest
 }
 
 // Backward: gxh_i = sum_j (gS_ij + gS_ji) xh_j;
-// gx_i = (gxh_i - xh_i (xh_i . gxh_i)) / n_i when |x_i| > eps, else gxh_i / eps.
+// gx_i = (gxh_i - xh_i (xh_i . gxh_i)) / n_i  (d(x/n) with n = sqrt(|x|^2 + eps)).
 // Dynamic shared memory (N*F + N*N) floats.
 extern "C" __global__ void cosine_bwd(const float* __restrict__ X, const float* __restrict__ nrm,
                                       const float* __restrict__ gS, float* __restrict__ gX, int G,
@@ -56,12 +57,10 @@ extern "C" __global__ void cosine_bwd(const float* __restrict__ X, const float* 
       dot = fmaf(gh, sx[i * F + f], dot);
     }
     dot = pipe_warp_sum(dot);
-    // n == eps means the norm was clamped: xh = x/eps is linear in x.
-    const bool clamped = !(n > eps);
     for (int f = lane; f < F; f += 32) {
       float gh = 0.0f;
       for (int j = 0; j < N; ++j) gh = fmaf(sg[i * N + j], sx[j * F + f], gh);
-      gX[((size_t)g * N + i) * F + f] = clamped ? gh / eps : (gh - sx[i * F + f] * dot) / n;
+      gX[((size_t)g * N + i) * F + f] = (gh - sx[i * F + f] * dot) / n;
     }
   }
 }
