@@ -52,21 +52,24 @@ locals {
     demo = {
       window_s   = 8
       stride_s   = 4
-      epochs     = 12
+      epochs     = 8
+      max_steps  = 12
       batch_size = 16
       lr         = 2e-3
       clip_norm  = 1
       warmup     = 0.05
-      patience   = 4
+      patience   = 3
       workers    = 2
       minutes    = 1
       val_step   = 2
+      eval_step  = 2
       model      = { preset = "demo" }
     }
     a100 = {
       window_s   = 60
       stride_s   = 10
       epochs     = 100
+      max_steps  = 0
       batch_size = 64
       lr         = 3e-5
       clip_norm  = 0.5
@@ -75,6 +78,7 @@ locals {
       workers    = 8
       minutes    = 30
       val_step   = 2
+      eval_step  = 1
       model      = { preset = "a100", device = "cuda", precision = "bf16" }
     }
   }
@@ -86,8 +90,9 @@ stage "demo" {
   kind        = "demo_data"
   enabled     = var.data_dir == ""
   config {
-    out  = "${var.out}/demo"
-    seed = var.seed
+    out     = "${var.out}/demo"
+    seed    = var.seed
+    minutes = 6
   }
 }
 
@@ -149,6 +154,7 @@ stage "train" {
     dir                      = "${var.out}/train"
     seed                     = var.seed
     epochs                   = local.p.epochs
+    max_steps_per_epoch      = local.p.max_steps
     batch_size               = local.p.batch_size
     lr                       = local.p.lr
     clip_norm                = local.p.clip_norm
@@ -167,10 +173,11 @@ stage "evaluate" {
   description = "Score held-out eval patients with thresholds chosen on dev; report.json/md and plots."
   kind        = "evaluate"
   config {
-    checkpoint = stage.train.checkpoint
-    cache      = stage.populate.dir
-    dir        = "${var.out}/evaluate"
-    split      = "eval"
-    workers    = local.p.workers
+    checkpoint  = stage.train.checkpoint
+    cache       = stage.populate.dir
+    dir         = "${var.out}/evaluate"
+    split       = "eval"
+    window_step = local.p.eval_step
+    workers     = local.p.workers
   }
 }
