@@ -59,6 +59,8 @@ type State struct {
 	// loss.
 	EpochLossSum float64 `json:"epoch_loss_sum"`
 	EpochLossN   int64   `json:"epoch_loss_n"`
+	// Final holds the last finished epoch's metrics (null: undefined).
+	Final map[string]*float64 `json:"final_metrics,omitempty"`
 	// Early stopping.
 	Best      *Best `json:"best,omitempty"`
 	BadEpochs int   `json:"bad_epochs"`

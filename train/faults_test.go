@@ -188,6 +188,15 @@ func TestEarlyStoppingKey(t *testing.T) {
 			t.Errorf("%s %s: ran %d epochs (stopped early %v: %s), the metric says %d", tc.metric, tc.mode, sum.Epochs, sum.StoppedEarly, sum.StopReason, want)
 		}
 		if stops {
+			// A rerun resumes at the stop and stops again without training.
+			before := fileBytes(t, filepath.Join(dir, MetricsFile))
+			again, err := runTraining(t, cfg, dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again.Epochs != sum.Epochs || !again.StoppedEarly || !bytes.Equal(before, fileBytes(t, filepath.Join(dir, MetricsFile))) {
+				t.Errorf("%s %s: the rerun went on (%d epochs, stopped early %v)", tc.metric, tc.mode, again.Epochs, again.StoppedEarly)
+			}
 			stoppedSome = true
 			if !strings.Contains(sum.StopReason, tc.metric) {
 				t.Errorf("stop reason %q does not name %s", sum.StopReason, tc.metric)
@@ -211,6 +220,12 @@ func TestAbortRule(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(dir, SummaryFile))
 	if !bytes.Contains(b, []byte("abort rule")) {
 		t.Errorf("summary does not record the abort: %s", b)
+	}
+	// A rerun fails the same way without training on.
+	before := fileBytes(t, filepath.Join(dir, MetricsFile))
+	_, err = runTraining(t, cfg, dir, nil)
+	if !errors.As(err, &ab) || ab.Epoch != 2 || !bytes.Equal(before, fileBytes(t, filepath.Join(dir, MetricsFile))) {
+		t.Errorf("rerun after abort: %v", err)
 	}
 }
 

@@ -253,8 +253,29 @@ func (t *trainer) run(ctx context.Context) (*Summary, error) {
 	t.start, t.lastCk = t.now(), t.now()
 	pred := &Predictor{Net: t.opt.Net, DS: t.opt.Dataset, Dir: t.opt.CacheDir, Batch: max(cfg.ValBatch, cfg.BatchSize), Workers: cfg.Workers, TraceHz: cfg.TraceHz, Loss: &t.loss, Step: cfg.ValWindowStep}
 	sum := &Summary{Format: "pipe-train-summary", StepsPerEpoch: t.steps, WindowsPerEpoch: perEpoch, Params: t.nparams, Config: *cfg}
-	var final map[string]float64
-	for t.st.Epoch < cfg.Epochs {
+	for {
+		// Decisions at an epoch end are taken here, from the state, so
+		// that a rerun after an early stop or an abort decides the same.
+		if t.st.EpochEnd && t.st.Final != nil {
+			met := fromNullable(t.st.Final)
+			for _, r := range t.rules {
+				if r.Fires(t.st.Epoch, met) {
+					abort := &AbortError{Rule: r.Text, Epoch: t.st.Epoch, Value: met[r.Metric]}
+					sum.StopReason = abort.Error()
+					t.finish(sum)
+					return nil, fmt.Errorf("train: %w", abort)
+				}
+			}
+			if cfg.EarlyStop.Patience > 0 && t.st.BadEpochs >= cfg.EarlyStop.Patience {
+				sum.StoppedEarly = true
+				sum.StopReason = fmt.Sprintf("early stopping: %s did not improve for %d epochs (best %v at epoch %d)", cfg.EarlyStop.Metric, t.st.BadEpochs, t.st.Best.Value, t.st.Best.Epoch)
+				t.logf("%s", sum.StopReason)
+				break
+			}
+		}
+		if t.st.Epoch >= cfg.Epochs {
+			break
+		}
 		epoch := t.st.Epoch
 		plan, err := pool.Plan(cfg.FullRatio, cfg.BackgroundRatio, cfg.Seed, epoch)
 		if err != nil {
@@ -281,7 +302,6 @@ func (t *trainer) run(ctx context.Context) (*Summary, error) {
 		if t.st.EpochLossN > 0 {
 			met["train_loss"] = t.st.EpochLossSum / float64(t.st.EpochLossN)
 		}
-		final = met
 		name := fmt.Sprintf("epoch-%04d", epoch+1)
 		improved := t.updateBest(epoch+1, met, name)
 		rec := map[string]any{"type": "epoch", "epoch": epoch + 1, "global_step": t.st.GlobalStep,
@@ -298,48 +318,26 @@ func (t *trainer) run(ctx context.Context) (*Summary, error) {
 		}
 		t.logf("epoch %d/%d: train_loss %.4f val_loss %.4f auroc %.4f sens@10FA %.1f%% sens@1FA %.1f%%%s",
 			epoch+1, cfg.Epochs, met["train_loss"], met["val_loss"], met["auroc"], met["sens_at_10fa"], met["sens_at_1fa"], map[bool]string{true: " (best)", false: ""}[improved])
-		var abort *AbortError
-		for _, r := range t.rules {
-			if r.Fires(epoch+1, met) {
-				abort = &AbortError{Rule: r.Text, Epoch: epoch + 1, Value: met[r.Metric]}
-				break
-			}
-		}
-		stop := cfg.EarlyStop.Patience > 0 && t.st.BadEpochs >= cfg.EarlyStop.Patience
 		t.st.Epoch, t.st.StepInEpoch, t.st.EpochEnd = epoch+1, 0, true
 		t.st.EpochLossSum, t.st.EpochLossN, t.st.PlanSHA256 = 0, 0, ""
+		t.st.Final = nullable(met)
 		if err := t.checkpoint(name); err != nil {
 			return nil, err
 		}
 		t.pruneEpochs(epoch + 1)
-		if abort != nil {
-			sum.StopReason = abort.Error()
-			t.finish(sum, final)
-			return nil, fmt.Errorf("train: %w", abort)
-		}
-		if stop {
-			sum.StoppedEarly = true
-			sum.StopReason = fmt.Sprintf("early stopping: %s did not improve for %d epochs (best %v at epoch %d)", cfg.EarlyStop.Metric, t.st.BadEpochs, t.st.Best.Value, t.st.Best.Epoch)
-			t.logf("%s", sum.StopReason)
-			break
-		}
 	}
 	if sum.StopReason == "" {
 		sum.StopReason = fmt.Sprintf("completed %d epochs", t.st.Epoch)
 	}
-	if final == nil {
-		// Resumed after the last epoch: the final metrics are in the
-		// metrics file; the summary keeps the best only.
-		final = map[string]float64{}
-	}
-	if err := t.finish(sum, final); err != nil {
+	if err := t.finish(sum); err != nil {
 		return nil, err
 	}
 	return sum, nil
 }
 
 // finish fills and writes summary.json.
-func (t *trainer) finish(sum *Summary, final map[string]float64) error {
+func (t *trainer) finish(sum *Summary) error {
+	final := fromNullable(t.st.Final)
 	sum.Epochs, sum.GlobalSteps, sum.Best = t.st.Epoch, t.st.GlobalStep, t.st.Best
 	sum.Skipped, sum.Sanitized = t.st.Skipped, t.st.SanitizedValues
 	if t.st.Best != nil {
@@ -377,6 +375,32 @@ func (t *trainer) updateBest(epoch int, met map[string]float64, name string) boo
 		t.st.BadEpochs++
 	}
 	return better
+}
+
+// nullable stores metrics for JSON: non-finite values become null.
+func nullable(m map[string]float64) map[string]*float64 {
+	out := make(map[string]*float64, len(m))
+	for k, v := range m {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			out[k] = &v
+		} else {
+			out[k] = nil
+		}
+	}
+	return out
+}
+
+// fromNullable is the inverse of nullable (null becomes NaN).
+func fromNullable(m map[string]*float64) map[string]float64 {
+	out := make(map[string]float64, len(m))
+	for k, v := range m {
+		if v != nil {
+			out[k] = *v
+		} else {
+			out[k] = math.NaN()
+		}
+	}
+	return out
 }
 
 // num turns a non-finite number into JSON null.
