@@ -29,7 +29,11 @@ source line; the exit status is 2 when there are any.`,
 			if err := reportDiags(g, diags); err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "%s: valid (%d stages)\n", path, len(p.Order))
+			noun := "stages"
+			if len(p.Order) == 1 {
+				noun = "stage"
+			}
+			fmt.Fprintf(g.stdout, "%s: valid (%d %s)\n", path, len(p.Order), noun)
 			return nil
 		},
 	}
