@@ -18,6 +18,7 @@ type mamba2 struct {
 	n, l                                 int
 	in                                   []float32 // (R, dModel), not owned
 	zx, pre, xbc, dt, y, g, rinv, yn     []float32
+	sgPre, sgZ, decay                    []float32 // σ(conv pre), σ(z), exp(dt·A)
 	ckpt                                 []float32 // (n, chunks, H·P·S)
 	dzx, dxbc, dyn, dy, dseqA, dseqD, dB []float32
 	sb                                   slotBufs
@@ -53,6 +54,9 @@ func (m *mamba2) alloc(n, l int) {
 	m.pre = grow(m.pre, r*d.convDim())
 	m.xbc = grow(m.xbc, r*d.convDim())
 	m.dt = grow(m.dt, r*d.nHeads)
+	m.decay = grow(m.decay, r*d.nHeads)
+	m.sgPre = grow(m.sgPre, r*d.convDim())
+	m.sgZ = grow(m.sgZ, r*d.dInner)
 	m.y = grow(m.y, r*d.dInner)
 	m.g = grow(m.g, r*d.dInner)
 	m.rinv = grow(m.rinv, r)
@@ -90,12 +94,15 @@ func (m *mamba2) forward(out, in []float32, n, l int) {
 						}
 					}
 					pr[c] = acc
-					xr[c] = acc * sigmoid(acc)
+					sg := sigmoid(acc)
+					m.sgPre[row*cd+c] = sg
+					xr[c] = acc * sg
 				}
 				dtr := m.zx[row*pd+di+cd : row*pd+pd]
 				dto := m.dt[row*H : (row+1)*H]
 				for h := 0; h < H; h++ {
 					dto[h] = softplus(dtr[h] + dtb[h])
+					m.decay[row*H+h] = exp32(-dto[h] * exp32(alog[h]))
 				}
 			}
 			// selective scan.
@@ -110,7 +117,7 @@ func (m *mamba2) forward(out, in []float32, n, l int) {
 				yr := m.y[row*di : (row+1)*di]
 				for h := 0; h < H; h++ {
 					dt := m.dt[row*H+h]
-					a := exp32(-dt * exp32(alog[h]))
+					a := m.decay[row*H+h]
 					for p := 0; p < P; p++ {
 						xv := x[h*P+p]
 						coef := dt * xv
@@ -133,8 +140,10 @@ func (m *mamba2) forward(out, in []float32, n, l int) {
 				z := m.zx[row*pd : row*pd+di]
 				gr := m.g[row*di : (row+1)*di]
 				var ss float64
+				sz := m.sgZ[row*di : (row+1)*di]
 				for i := 0; i < di; i++ {
-					gv := yr[i] * z[i] * sigmoid(z[i])
+					sz[i] = sigmoid(z[i])
+					gv := yr[i] * z[i] * sz[i]
 					gr[i] = gv
 					ss += float64(gv * gv)
 				}
@@ -192,7 +201,7 @@ func (m *mamba2) backward(din, dout []float32) {
 			dyr := m.dy[row*di : (row+1)*di]
 			for i := 0; i < di; i++ {
 				dg := ri*nw[i]*dyo[i] - gr[i]*c
-				sg := sigmoid(z[i])
+				sg := m.sgZ[row*di+i]
 				dyr[i] = dg * z[i] * sg
 				dz[i] = dg * yr[i] * sg * (1 + z[i]*(1-sg))
 			}
@@ -217,7 +226,7 @@ func (m *mamba2) backward(din, dout []float32) {
 				cur := buf[(t-t0+1)*hps : (t-t0+2)*hps]
 				for h := 0; h < H; h++ {
 					dt := m.dt[row*H+h]
-					a := exp32(-dt * exp32(alog[h]))
+					a := m.decay[row*H+h]
 					for p := 0; p < P; p++ {
 						coef := dt * x[h*P+p]
 						o := (h*P + p) * S
@@ -240,7 +249,7 @@ func (m *mamba2) backward(din, dout []float32) {
 				for h := 0; h < H; h++ {
 					dt := m.dt[row*H+h]
 					A := -exp32(alog[h])
-					a := exp32(dt * A)
+					a := m.decay[row*H+h]
 					var da, ddt float32
 					for p := 0; p < P; p++ {
 						xv := x[h*P+p]
@@ -275,8 +284,9 @@ func (m *mamba2) backward(din, dout []float32) {
 			row := s*l + t
 			pr := m.pre[row*cd : (row+1)*cd]
 			dxr := m.dxbc[row*cd : (row+1)*cd]
+			sp := m.sgPre[row*cd : (row+1)*cd]
 			for c := 0; c < cd; c++ {
-				sg := sigmoid(pr[c])
+				sg := sp[c]
 				dxr[c] *= sg * (1 + pr[c]*(1-sg))
 			}
 		}

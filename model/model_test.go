@@ -253,3 +253,25 @@ func TestDebugFiniteNamesLayer(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestExpf(t *testing.T) {
+	for x := float32(-110); x < 89; x += 0.01237 {
+		want := math.Exp(float64(x))
+		got := float64(expf(x))
+		if want > math.MaxFloat32 {
+			if !math.IsInf(got, 1) {
+				t.Fatalf("expf(%v) = %v, want +Inf", x, got)
+			}
+			continue
+		}
+		if want > 1e-37 && math.Abs(got-want) > 3e-7*want {
+			t.Fatalf("expf(%v) = %v, want %v", x, got, want)
+		}
+		if want <= 1e-37 && math.Abs(got-want) > 1.2e-38 {
+			t.Fatalf("expf(%v) = %v, want %v", x, got, want)
+		}
+	}
+	if !math.IsNaN(float64(expf(float32(math.NaN())))) || !math.IsInf(float64(expf(100)), 1) || expf(-200) != 0 {
+		t.Fatal("special values")
+	}
+}
