@@ -18,138 +18,231 @@ func slice(t *testing.T, b cuda.Buffer, from, n int) cuda.Buffer {
 	return s
 }
 
-// TestGoldenMamba2Block composes the kernels into mamba_ssm's Mamba-2 block
-// (V3 node-stream settings, see ../shared/golden/mamba2/README.md) and
-// checks output, intermediates and every gradient against the golden cases.
-// in_proj is applied as five GEMMs on contiguous row slices of its weight
-// (z, x, B, C, dt), and the depthwise conv per slice, so no tensor is ever
-// split by columns.
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mamba2 is mamba_ssm's Mamba-2 block composed from the CUDA kernels
+// (V3 node-stream settings, see ../shared/golden/mamba2/README.md). in_proj
+// is applied as five GEMMs on contiguous row slices of its weight (z, x, B,
+// C, dt) and the depthwise conv per slice, so no tensor is ever split by
+// columns.
+type mamba2 struct {
+	d                          *cuda.Device
+	batch, L, dm, di, ns, H, P int
+	W                          int
+	inW, convW, convB, dtBias  cuda.Buffer
+	A, D, normW, outW          cuda.Buffer
+	av                         []float32
+	parts                      []struct{ off, n int }
+	u, z, dt, y, yn, rstd      cuda.Buffer
+	pre, act                   []cuda.Buffer
+	grads                      map[string][]float32
+}
+
+func loadMamba2(t *testing.T, d *cuda.Device, c goldenCase, prefix string, batch, L int) *mamba2 {
+	m := &mamba2{d: d, batch: batch, L: L, dm: c.cfg(t, "d_model"), di: c.cfg(t, "d_inner"), ns: c.cfg(t, "d_state"),
+		H: c.cfg(t, "nheads"), P: c.cfg(t, "headdim"), W: c.cfg(t, "d_conv")}
+	p := func(n string) []float32 { return c.load(t, "param__"+prefix+n) }
+	m.inW, m.convW, m.convB, m.dtBias = up(t, d, p("in_proj.weight")), up(t, d, p("conv1d.weight")), up(t, d, p("conv1d.bias")), up(t, d, p("dt_bias"))
+	m.av = make([]float32, m.H)
+	for i, v := range p("A_log") {
+		m.av[i] = -float32(math.Exp(float64(v)))
+	}
+	m.A, m.D, m.normW, m.outW = up(t, d, m.av), up(t, d, p("D")), up(t, d, p("norm.weight")), up(t, d, p("out_proj.weight"))
+	m.parts = []struct{ off, n int }{{0, m.di}, {m.di, m.di}, {2 * m.di, m.ns}, {2*m.di + m.ns, m.ns}, {2*m.di + 2*m.ns, m.H}}
+	return m
+}
+
+func (m *mamba2) forward(t *testing.T, u, out cuda.Buffer) {
+	d, rows := m.d, m.batch*m.L
+	m.u = u
+	m.pre = make([]cuda.Buffer, 5)
+	for i, p := range m.parts {
+		m.pre[i] = alloc(t, d, rows*p.n)
+		must(t, d.LinearFwd(u, slice(t, m.inW, p.off*m.dm, p.n*m.dm), cuda.Buffer{}, m.pre[i], rows, m.dm, p.n))
+	}
+	m.z = m.pre[0]
+	m.act = make([]cuda.Buffer, 3)
+	for i := 0; i < 3; i++ {
+		ch, off := m.parts[i+1].n, m.parts[i+1].off-m.di
+		m.act[i] = alloc(t, d, rows*ch)
+		s := cuda.DWShape{Batch: m.batch, L: m.L, C: ch, W: m.W}
+		must(t, d.DWConvFwd(s, m.pre[i+1], slice(t, m.convW, off*m.W, ch*m.W), slice(t, m.convB, off, ch), m.act[i], true))
+	}
+	m.dt = alloc(t, d, rows*m.H)
+	must(t, d.BiasSoftplusFwd(m.pre[4], m.dtBias, m.dt, m.H))
+	m.y = alloc(t, d, rows*m.di)
+	must(t, d.ScanFwd(m.scanShape(), m.act[0], m.dt, m.A, m.act[1], m.act[2], m.D, m.y, cuda.Buffer{}, false))
+	m.yn, m.rstd = alloc(t, d, rows*m.di), alloc(t, d, rows)
+	must(t, d.RMSNormGatedFwd(m.y, m.z, m.normW, m.yn, m.rstd, rows, m.di, m.di, 1e-5))
+	must(t, d.LinearFwd(m.yn, m.outW, cuda.Buffer{}, out, rows, m.di, m.dm))
+}
+
+func (m *mamba2) scanShape() cuda.ScanShape {
+	return cuda.ScanShape{Batch: m.batch, L: m.L, H: m.H, P: m.P, G: 1, N: m.ns}
+}
+
+// backward writes gu and records every parameter gradient (host copies,
+// keyed by the state_dict name without prefix).
+func (m *mamba2) backward(t *testing.T, gout, gu cuda.Buffer) {
+	d, rows := m.d, m.batch*m.L
+	gyn, gOutW := alloc(t, d, rows*m.di), alloc(t, d, m.dm*m.di)
+	must(t, d.LinearBwd(m.yn, m.outW, gout, gyn, gOutW, cuda.Buffer{}, rows, m.di, m.dm))
+	gy, gz, gNormW := alloc(t, d, rows*m.di), alloc(t, d, rows*m.di), alloc(t, d, m.di)
+	must(t, d.RMSNormGatedBwd(m.y, m.z, m.normW, gyn, m.rstd, gy, gz, gNormW, rows, m.di, m.di))
+	sg := cuda.ScanGrads{X: alloc(t, d, rows*m.di), DT: alloc(t, d, rows*m.H), A: alloc(t, d, m.H),
+		B: alloc(t, d, rows*m.ns), C: alloc(t, d, rows*m.ns), D: alloc(t, d, m.H)}
+	must(t, d.ScanBwd(m.scanShape(), m.act[0], m.dt, m.A, m.act[1], m.act[2], m.D, gy, sg, false))
+	gpre := make([]cuda.Buffer, 5)
+	gpre[0] = gz
+	gConvW, gConvB := alloc(t, d, (m.di+2*m.ns)*m.W), alloc(t, d, m.di+2*m.ns)
+	for i, g := range []cuda.Buffer{sg.X, sg.B, sg.C} {
+		ch, off := m.parts[i+1].n, m.parts[i+1].off-m.di
+		gpre[i+1] = alloc(t, d, rows*ch)
+		s := cuda.DWShape{Batch: m.batch, L: m.L, C: ch, W: m.W}
+		must(t, d.DWConvBwd(s, m.pre[i+1], slice(t, m.convW, off*m.W, ch*m.W), slice(t, m.convB, off, ch), g, gpre[i+1],
+			slice(t, gConvW, off*m.W, ch*m.W), slice(t, gConvB, off, ch), true))
+	}
+	gpre[4] = alloc(t, d, rows*m.H)
+	gDtBias := alloc(t, d, m.H)
+	must(t, d.BiasSoftplusBwd(m.pre[4], m.dtBias, sg.DT, gpre[4], gDtBias, m.H))
+	gInW, tmp := alloc(t, d, (2*m.di+2*m.ns+m.H)*m.dm), alloc(t, d, rows*m.dm)
+	must(t, d.Zero(gu))
+	for i, p := range m.parts {
+		must(t, d.LinearBwd(m.u, slice(t, m.inW, p.off*m.dm, p.n*m.dm), gpre[i], tmp, slice(t, gInW, p.off*m.dm, p.n*m.dm), cuda.Buffer{}, rows, m.dm, p.n))
+		must(t, d.Axpy(1, tmp, gu))
+	}
+	gA := down(t, d, sg.A)
+	gALog := make([]float32, m.H)
+	for i := range gALog {
+		gALog[i] = gA[i] * m.av[i] // A = -exp(A_log): dA/dA_log = A
+	}
+	m.grads = map[string][]float32{
+		"in_proj.weight": down(t, d, gInW), "conv1d.weight": down(t, d, gConvW), "conv1d.bias": down(t, d, gConvB),
+		"dt_bias": down(t, d, gDtBias), "A_log": gALog, "D": down(t, d, sg.D), "norm.weight": down(t, d, gNormW),
+		"out_proj.weight": down(t, d, gOutW),
+	}
+}
+
+func (m *mamba2) checkGrads(t *testing.T, c goldenCase, prefix string) {
+	for name, g := range m.grads {
+		c.check(t, "grad__"+prefix+name, g, c.load(t, "grad__"+prefix+name))
+	}
+}
+
+// TestGoldenMamba2Block checks output, intermediates and every gradient of
+// the composed block against the golden mamba2_block cases.
 func TestGoldenMamba2Block(t *testing.T) {
 	for _, c := range goldenCases(t, "mamba2_block") {
 		t.Run(c.Name, func(t *testing.T) {
 			batch, L := c.cfg(t, "batch"), c.cfg(t, "seqlen")
-			dm, di, ns, H, P := c.cfg(t, "d_model"), c.cfg(t, "d_inner"), c.cfg(t, "d_state"), c.cfg(t, "nheads"), c.cfg(t, "headdim")
-			W := c.cfg(t, "d_conv")
-			rows := batch * L
 			d := newDevice(t)
-			u := up(t, d, c.load(t, "in__u"))
-			inW := up(t, d, c.load(t, "param__in_proj.weight"))
-			convW := up(t, d, c.load(t, "param__conv1d.weight"))
-			convB := up(t, d, c.load(t, "param__conv1d.bias"))
-			dtBias := up(t, d, c.load(t, "param__dt_bias"))
-			aLog := c.load(t, "param__A_log")
-			av := make([]float32, H)
-			for i, v := range aLog {
-				av[i] = -float32(math.Exp(float64(v)))
-			}
-			A := up(t, d, av)
-			D := up(t, d, c.load(t, "param__D"))
-			normW := up(t, d, c.load(t, "param__norm.weight"))
-			outW := up(t, d, c.load(t, "param__out_proj.weight"))
-
-			// Parts of in_proj: (name, first row, rows).
-			parts := []struct{ off, n int }{{0, di}, {di, di}, {2 * di, ns}, {2*di + ns, ns}, {2*di + 2*ns, H}}
-			pre := make([]cuda.Buffer, 5)
-			for i, p := range parts {
-				pre[i] = alloc(t, d, rows*p.n)
-				if err := d.LinearFwd(u, slice(t, inW, p.off*dm, p.n*dm), cuda.Buffer{}, pre[i], rows, dm, p.n); err != nil {
-					t.Fatal(err)
-				}
-			}
-			z := pre[0]
-			// Depthwise conv + SiLU on x, B, C (conv channels di, di+ns, ...).
-			act := make([]cuda.Buffer, 3)
-			for i := 0; i < 3; i++ {
-				ch, off := parts[i+1].n, parts[i+1].off-di
-				act[i] = alloc(t, d, rows*ch)
-				s := cuda.DWShape{Batch: batch, L: L, C: ch, W: W}
-				if err := d.DWConvFwd(s, pre[i+1], slice(t, convW, off*W, ch*W), slice(t, convB, off, ch), act[i], true); err != nil {
-					t.Fatal(err)
-				}
-			}
-			dt := alloc(t, d, rows*H)
-			if err := d.BiasSoftplusFwd(pre[4], dtBias, dt, H); err != nil {
-				t.Fatal(err)
-			}
-			ss := cuda.ScanShape{Batch: batch, L: L, H: H, P: P, G: 1, N: ns}
-			y := alloc(t, d, rows*di)
-			if err := d.ScanFwd(ss, act[0], dt, A, act[1], act[2], D, y, cuda.Buffer{}, false); err != nil {
-				t.Fatal(err)
-			}
-			yn, rstd := alloc(t, d, rows*di), alloc(t, d, rows)
-			if err := d.RMSNormGatedFwd(y, z, normW, yn, rstd, rows, di, di, float32(1e-5)); err != nil {
-				t.Fatal(err)
-			}
-			out := alloc(t, d, rows*dm)
-			if err := d.LinearFwd(yn, outW, cuda.Buffer{}, out, rows, di, dm); err != nil {
-				t.Fatal(err)
-			}
-			if tol, ok := c.Tolerances["out__out"]; ok {
-				closeTo(t, "out", down(t, d, out), f64(c.load(t, "out__out")), tol.Atol, tol.Rtol)
-			}
+			m := loadMamba2(t, d, c, "", batch, L)
+			rows := batch * L
+			out := alloc(t, d, rows*m.dm)
+			m.forward(t, up(t, d, c.load(t, "in__u")), out)
+			c.check(t, "out__out", down(t, d, out), c.load(t, "out__out"))
 			if c.has("int__dt_softplus") { // intermediates exist for the small cases only
-				closeTo(t, "dt (intermediate)", down(t, d, dt), f64(c.load(t, "int__dt_softplus")), 1e-5, 1e-4)
-				closeTo(t, "y_ssd (intermediate)", down(t, d, y), f64(c.load(t, "int__y_ssd")), 1e-4, 1e-3)
+				closeTo(t, "dt (intermediate)", down(t, d, m.dt), f64(c.load(t, "int__dt_softplus")), 1e-5, 1e-4)
+				closeTo(t, "y_ssd (intermediate)", down(t, d, m.y), f64(c.load(t, "int__y_ssd")), 1e-4, 1e-3)
+			}
+			gu := alloc(t, d, rows*m.dm)
+			m.backward(t, up(t, d, c.load(t, "cot__out")), gu)
+			c.check(t, "grad__u", down(t, d, gu), c.load(t, "grad__u"))
+			m.checkGrads(t, c, "")
+		})
+	}
+}
+
+// TestGoldenBiMamba2Layer reproduces the original project's BiMamba2Layer
+// with its clamps (the clamp switch pipe's model keeps off):
+//
+//	x1 = clamp(nan_to_num(x), ±10); f = Mamba2_f(x1); b = flip(Mamba2_b(flip(x1)))
+//	p = clamp(output_proj([f b]), ±5); out = clamp(LayerNorm(x1 + p), ±10)
+//
+// output_proj on the concatenation is two GEMMs on the column halves of
+// its weight (leading dimension 128).
+func TestGoldenBiMamba2Layer(t *testing.T) {
+	for _, c := range goldenCases(t, "bimamba2_layer") {
+		t.Run(c.Name, func(t *testing.T) {
+			batch, L := c.cfg(t, "batch"), c.cfg(t, "seqlen")
+			d := newDevice(t)
+			fm := loadMamba2(t, d, c, "forward_mamba_real.", batch, L)
+			bm := loadMamba2(t, d, c, "backward_mamba_real.", batch, L)
+			dm, rows := fm.dm, batch*L
+			n := rows * dm
+			const ci, cp, co = 10, 5, 10
+			x := up(t, d, c.load(t, "in__x"))
+			pW, pB := up(t, d, c.load(t, "param__output_proj.weight")), up(t, d, c.load(t, "param__output_proj.bias"))
+			lnW, lnB := up(t, d, c.load(t, "param__layer_norm.weight")), up(t, d, c.load(t, "param__layer_norm.bias"))
+
+			x1 := alloc(t, d, n)
+			must(t, d.ClampFwd(x, x1, -ci, ci))
+			f := alloc(t, d, n)
+			fm.forward(t, x1, f)
+			x1r, br, b := alloc(t, d, n), alloc(t, d, n), alloc(t, d, n)
+			must(t, d.FlipTime(x1, x1r, batch, L, dm))
+			bm.forward(t, x1r, br)
+			must(t, d.FlipTime(br, b, batch, L, dm))
+			// p = [f b] Wᵀ + bias with W (dm, 2dm): f·W[:, :dm]ᵀ + b·W[:, dm:]ᵀ.
+			proj := alloc(t, d, n)
+			must(t, d.Gemm(false, true, rows, dm, dm, 1, f, dm, 0, pW, 2*dm, 0, 0, proj, dm, 0, 1))
+			must(t, d.Gemm(false, true, rows, dm, dm, 1, b, dm, 0, slice(t, pW, dm, dm*2*dm-dm), 2*dm, 0, 1, proj, dm, 0, 1))
+			ones := up(t, d, make([]float32, rows))
+			must(t, d.Affine(0, cuda.Buffer{}, 1, ones))
+			must(t, d.Gemm(false, false, rows, dm, 1, 1, ones, 1, 0, pB, dm, 0, 1, proj, dm, 0, 1)) // + bias
+			pc := alloc(t, d, n)
+			must(t, d.ClampFwd(proj, pc, -cp, cp))
+			h := alloc(t, d, n)
+			must(t, d.Affine(1, x1, 0, h))
+			must(t, d.Axpy(1, pc, h))
+			ln, mean, rstd := alloc(t, d, n), alloc(t, d, rows), alloc(t, d, rows)
+			must(t, d.LayerNormFwd(h, lnW, lnB, ln, mean, rstd, rows, dm, 1e-5))
+			out := alloc(t, d, n)
+			must(t, d.ClampFwd(ln, out, -co, co))
+			c.check(t, "out__out", down(t, d, out), c.load(t, "out__out"))
+			if c.has("int__fwd_out") {
+				closeTo(t, "fwd_out", down(t, d, f), f64(c.load(t, "int__fwd_out")), 1e-4, 1e-3)
+				closeTo(t, "proj_preclamp", down(t, d, proj), f64(c.load(t, "int__proj_preclamp")), 1e-4, 1e-3)
 			}
 
 			// Backward.
 			gout := up(t, d, c.load(t, "cot__out"))
-			gyn, gOutW := alloc(t, d, rows*di), alloc(t, d, dm*di)
-			if err := d.LinearBwd(yn, outW, gout, gyn, gOutW, cuda.Buffer{}, rows, di, dm); err != nil {
-				t.Fatal(err)
-			}
-			gy, gz, gNormW := alloc(t, d, rows*di), alloc(t, d, rows*di), alloc(t, d, di)
-			if err := d.RMSNormGatedBwd(y, z, normW, gyn, rstd, gy, gz, gNormW, rows, di, di); err != nil {
-				t.Fatal(err)
-			}
-			sg := cuda.ScanGrads{X: alloc(t, d, rows*di), DT: alloc(t, d, rows*H), A: alloc(t, d, H),
-				B: alloc(t, d, rows*ns), C: alloc(t, d, rows*ns), D: alloc(t, d, H)}
-			if err := d.ScanBwd(ss, act[0], dt, A, act[1], act[2], D, gy, sg, false); err != nil {
-				t.Fatal(err)
-			}
-			gpre := make([]cuda.Buffer, 5)
-			gpre[0] = gz
-			gConvW, gConvB := alloc(t, d, (di+2*ns)*W), alloc(t, d, di+2*ns)
-			for i, g := range []cuda.Buffer{sg.X, sg.B, sg.C} {
-				ch, off := parts[i+1].n, parts[i+1].off-di
-				gpre[i+1] = alloc(t, d, rows*ch)
-				s := cuda.DWShape{Batch: batch, L: L, C: ch, W: W}
-				if err := d.DWConvBwd(s, pre[i+1], slice(t, convW, off*W, ch*W), slice(t, convB, off, ch), g, gpre[i+1],
-					slice(t, gConvW, off*W, ch*W), slice(t, gConvB, off, ch), true); err != nil {
-					t.Fatal(err)
-				}
-			}
-			gpre[4] = alloc(t, d, rows*H)
-			gDtBias := alloc(t, d, H)
-			if err := d.BiasSoftplusBwd(pre[4], dtBias, sg.DT, gpre[4], gDtBias, H); err != nil {
-				t.Fatal(err)
-			}
-			gInW, gu, tmp := alloc(t, d, (2*di+2*ns+H)*dm), alloc(t, d, rows*dm), alloc(t, d, rows*dm)
-			if err := d.Zero(gu); err != nil {
-				t.Fatal(err)
-			}
-			for i, p := range parts {
-				if err := d.LinearBwd(u, slice(t, inW, p.off*dm, p.n*dm), gpre[i], tmp, slice(t, gInW, p.off*dm, p.n*dm), cuda.Buffer{}, rows, dm, p.n); err != nil {
-					t.Fatal(err)
-				}
-				if err := d.Axpy(1, tmp, gu); err != nil {
-					t.Fatal(err)
-				}
-			}
-			gA := down(t, d, sg.A)
-			gALog := make([]float32, H)
-			for i := range gALog {
-				gALog[i] = gA[i] * av[i] // A = -exp(A_log): dA/dA_log = A
-			}
-			c.check(t, "grad__u", down(t, d, gu), c.load(t, "grad__u"))
-			c.check(t, "grad__in_proj.weight", down(t, d, gInW), c.load(t, "grad__in_proj.weight"))
-			c.check(t, "grad__conv1d.weight", down(t, d, gConvW), c.load(t, "grad__conv1d.weight"))
-			c.check(t, "grad__conv1d.bias", down(t, d, gConvB), c.load(t, "grad__conv1d.bias"))
-			c.check(t, "grad__dt_bias", down(t, d, gDtBias), c.load(t, "grad__dt_bias"))
-			c.check(t, "grad__A_log", gALog, c.load(t, "grad__A_log"))
-			c.check(t, "grad__D", down(t, d, sg.D), c.load(t, "grad__D"))
-			c.check(t, "grad__norm.weight", down(t, d, gNormW), c.load(t, "grad__norm.weight"))
-			c.check(t, "grad__out_proj.weight", down(t, d, gOutW), c.load(t, "grad__out_proj.weight"))
+			gln, gh := alloc(t, d, n), alloc(t, d, n)
+			must(t, d.ClampBwd(ln, gout, gln, -co, co))
+			gLnW, gLnB := alloc(t, d, dm), alloc(t, d, dm)
+			must(t, d.LayerNormBwd(h, lnW, gln, mean, rstd, gh, gLnW, gLnB, rows, dm))
+			gproj := alloc(t, d, n)
+			must(t, d.ClampBwd(proj, gh, gproj, -cp, cp))
+			// output_proj: gW = gprojᵀ [f b], gbias = Σ gproj, gf = gproj W[:, :dm], gb = gproj W[:, dm:].
+			gPW, gPB := alloc(t, d, dm*2*dm), alloc(t, d, dm)
+			must(t, d.Gemm(true, false, dm, dm, rows, 1, gproj, dm, 0, f, dm, 0, 0, gPW, 2*dm, 0, 1))
+			must(t, d.Gemm(true, false, dm, dm, rows, 1, gproj, dm, 0, b, dm, 0, 0, slice(t, gPW, dm, dm*2*dm-dm), 2*dm, 0, 1))
+			must(t, d.SumCols(gproj, gPB, rows, dm))
+			gf, gb, gbr := alloc(t, d, n), alloc(t, d, n), alloc(t, d, n)
+			must(t, d.Gemm(false, false, rows, dm, dm, 1, gproj, dm, 0, pW, 2*dm, 0, 0, gf, dm, 0, 1))
+			must(t, d.Gemm(false, false, rows, dm, dm, 1, gproj, dm, 0, slice(t, pW, dm, dm*2*dm-dm), 2*dm, 0, 0, gb, dm, 0, 1))
+			must(t, d.FlipTime(gb, gbr, batch, L, dm))
+			gx1, gx1f, gx1rr, gx1r := alloc(t, d, n), alloc(t, d, n), alloc(t, d, n), alloc(t, d, n)
+			fm.backward(t, gf, gx1f)
+			bm.backward(t, gbr, gx1rr)
+			must(t, d.FlipTime(gx1rr, gx1r, batch, L, dm))
+			must(t, d.Affine(1, gh, 0, gx1)) // residual
+			must(t, d.Axpy(1, gx1f, gx1))
+			must(t, d.Axpy(1, gx1r, gx1))
+			gx := alloc(t, d, n)
+			must(t, d.ClampBwd(x, gx1, gx, -ci, ci))
+			c.check(t, "grad__x", down(t, d, gx), c.load(t, "grad__x"))
+			c.check(t, "grad__output_proj.weight", down(t, d, gPW), c.load(t, "grad__output_proj.weight"))
+			c.check(t, "grad__output_proj.bias", down(t, d, gPB), c.load(t, "grad__output_proj.bias"))
+			c.check(t, "grad__layer_norm.weight", down(t, d, gLnW), c.load(t, "grad__layer_norm.weight"))
+			c.check(t, "grad__layer_norm.bias", down(t, d, gLnB), c.load(t, "grad__layer_norm.bias"))
+			fm.checkGrads(t, c, "forward_mamba_real.")
+			bm.checkGrads(t, c, "backward_mamba_real.")
 		})
 	}
 }

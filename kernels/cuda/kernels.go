@@ -70,6 +70,9 @@ func Signatures() map[string][]Param {
 		"axpy":              sig("fppi"),
 		"mul":               sig("pppi"),
 		"affine":            sig("fpfpi"),
+		"clamp_fwd":         sig("ppiff"),
+		"clamp_bwd":         sig("pppiff"),
+		"flip_time":         sig("ppiii"),
 		// graph.cu
 		"cosine_fwd":  sig("pppiiif"),
 		"cosine_bwd":  sig("ppppiiif"),

@@ -485,3 +485,38 @@ func (d *Device) Affine(a float32, x Buffer, c float32, y Buffer) error {
 	g, b := grid1(y.n)
 	return d.launch(Launch{Kernel: "affine", Grid: g, Block: b, Args: []Arg{f32(a), ptr(x), f32(c), ptr(y), i32(y.n)}})
 }
+
+// ClampFwd computes y = clamp(nan_to_num(x), lo, hi).
+func (d *Device) ClampFwd(x, y Buffer, lo, hi float32) error {
+	n, err := sameLen("clamp", x, y)
+	if err != nil {
+		return err
+	}
+	g, b := grid1(n)
+	return d.launch(Launch{Kernel: "clamp_fwd", Grid: g, Block: b, Args: []Arg{ptr(x), ptr(y), i32(n), f32(lo), f32(hi)}})
+}
+
+// ClampBwd computes gx = gy where x is finite and within [lo, hi], else 0.
+func (d *Device) ClampBwd(x, gy, gx Buffer, lo, hi float32) error {
+	n, err := sameLen("clamp backward", x, gy, gx)
+	if err != nil {
+		return err
+	}
+	g, b := grid1(n)
+	return d.launch(Launch{Kernel: "clamp_bwd", Grid: g, Block: b, Args: []Arg{ptr(x), ptr(gy), ptr(gx), i32(n), f32(lo), f32(hi)}})
+}
+
+// FlipTime reverses the time axis of x (batch, L, C) into y.
+func (d *Device) FlipTime(x, y Buffer, batch, L, C int) error {
+	if err := need("flip x", x, batch*L*C); err != nil {
+		return err
+	}
+	if err := need("flip y", y, batch*L*C); err != nil {
+		return err
+	}
+	if x.ptr == y.ptr {
+		return fmt.Errorf("cuda: flip: input and output must differ")
+	}
+	g, b := grid1(batch * L * C)
+	return d.launch(Launch{Kernel: "flip_time", Grid: g, Block: b, Args: []Arg{ptr(x), ptr(y), i32(batch), i32(L), i32(C)}})
+}

@@ -97,6 +97,8 @@ inline float atomicAdd(float* p, float v) {
   return old;
 }
 
+using std::isfinite;
+using std::isnan;
 inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 inline int min(int a, int b) { return a < b ? a : b; }
 inline int max(int a, int b) { return a > b ? a : b; }

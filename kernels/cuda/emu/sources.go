@@ -5,4 +5,4 @@
 package emu
 
 // SourcesHash is ptxbuild.SourcesHash of the .cu sources emu.cc was built from.
-const SourcesHash = "3582956ea3aa8dc93075db6365f34266110ce5f6313284ad3f827e45411562c0"
+const SourcesHash = "b46d011d16376733abe011b5c4c481628158e218f6982736313a68dce6d5486e"

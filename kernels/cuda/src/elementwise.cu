@@ -131,3 +131,34 @@ extern "C" __global__ void affine(float a, const float* __restrict__ x, float b,
                                   float* __restrict__ y, int n) {
   PIPE_FOR(i, n) y[i] = x != nullptr ? fmaf(a, x[i], b) : b;
 }
+
+// y = clamp(nan_to_num(x), lo, hi): NaN -> 0, +-inf -> +-FLT_MAX, then
+// clamp (the original project's clamps; a switch in pipe's model).
+extern "C" __global__ void clamp_fwd(const float* __restrict__ x, float* __restrict__ y, int n,
+                                     float lo, float hi) {
+  PIPE_FOR(i, n) {
+    float v = x[i];
+    if (isnan(v)) v = 0.0f;
+    y[i] = fminf(fmaxf(v, lo), hi);
+  }
+}
+
+// gx = gy where x is finite and lo <= x <= hi (torch's clamp passes the
+// gradient at the bounds), else 0.
+extern "C" __global__ void clamp_bwd(const float* __restrict__ x, const float* __restrict__ gy,
+                                     float* __restrict__ gx, int n, float lo, float hi) {
+  PIPE_FOR(i, n) {
+    const float v = x[i];
+    gx[i] = (isfinite(v) && v >= lo && v <= hi) ? gy[i] : 0.0f;
+  }
+}
+
+// y[b, L-1-t, :] = x[b, t, :] for x (batch, L, C).
+extern "C" __global__ void flip_time(const float* __restrict__ x, float* __restrict__ y,
+                                     int batch, int L, int C) {
+  const int n = batch * L * C;
+  PIPE_FOR(i, n) {
+    const int c = i % C, bt = i / C, t = bt % L, b = bt / L;
+    y[((size_t)b * L + (L - 1 - t)) * C + c] = x[i];
+  }
+}
