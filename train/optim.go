@@ -2,6 +2,9 @@ package train
 
 import (
 	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/pipeml/pipe/model"
 )
@@ -32,7 +35,9 @@ func NewAdamW(params []*model.Param, beta1, beta2, eps, wd float64) *AdamW {
 }
 
 // Update applies one step with learning rate lr, the gradients scaled by
-// gscale (the clipping factor), to params.
+// gscale (the clipping factor), to params. Slices of the parameters are
+// updated in parallel; every value's update is independent of the others,
+// so the result does not depend on scheduling.
 func (o *AdamW) Update(params []*model.Param, lr, gscale float64) {
 	o.Step++
 	t := float64(o.Step)
@@ -43,20 +48,57 @@ func (o *AdamW) Update(params []*model.Param, lr, gscale float64) {
 	sq2 := float32(math.Sqrt(bc2))
 	eps := float32(o.Eps)
 	gs := float32(gscale)
-	for k, p := range params {
-		m, v := o.M[k], o.V[k]
+	forSlices(params, func(_, k, a, b int) {
+		p := params[k]
+		m, v := o.M[k][a:b], o.V[k][a:b]
+		w := p.W[a:b]
 		decay := float32(1)
 		if p.Decay && o.WeightDecay != 0 {
 			decay = float32(1 - lr*o.WeightDecay)
 		}
-		for i, g := range p.G {
+		for i, g := range p.G[a:b] {
 			g *= gs
 			m[i] = b1*m[i] + (1-b1)*g
 			v[i] = b2*v[i] + (1-b2)*g*g
 			denom := float32(math.Sqrt(float64(v[i])))/sq2 + eps
-			p.W[i] = p.W[i]*decay - stepSize*m[i]/denom
+			w[i] = w[i]*decay - stepSize*m[i]/denom
+		}
+	})
+}
+
+// sliceLen is the number of parameter values one task covers.
+const sliceLen = 1 << 16
+
+// forSlices calls fn(task, param, from, to) for consecutive slices of at
+// most sliceLen values of every parameter, on GOMAXPROCS goroutines. Task
+// numbers follow parameter order.
+func forSlices(params []*model.Param, fn func(task, k, a, b int)) {
+	type slice struct{ k, a, b int }
+	var tasks []slice
+	for k, p := range params {
+		for a := 0; a < len(p.W); a += sliceLen {
+			tasks = append(tasks, slice{k, a, min(a+sliceLen, len(p.W))})
 		}
 	}
+	workers := min(runtime.GOMAXPROCS(0), len(tasks))
+	if workers <= 1 {
+		for i, t := range tasks {
+			fn(i, t.k, t.a, t.b)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < len(tasks); i = int(next.Add(1)) - 1 {
+				fn(i, tasks[i].k, tasks[i].a, tasks[i].b)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // Schedule is linear warmup from 0 over Warmup steps, then cosine decay
@@ -87,19 +129,33 @@ func (s Schedule) LR(t int64) float64 {
 	return lo + (s.Peak-lo)*0.5*(1+math.Cos(math.Pi*frac))
 }
 
-// GradNorm returns the global L2 norm of the gradients (float64, in
-// parameter order) and the number of non-finite gradient values.
+// GradNorm returns the global L2 norm of the gradients and the number of
+// non-finite gradient values. Partial sums of squares (float64) over
+// fixed slices are added in parameter order, so the result does not
+// depend on scheduling.
 func GradNorm(params []*model.Param) (norm float64, nonFinite int) {
-	var ss float64
+	n := 0
 	for _, p := range params {
-		for _, g := range p.G {
+		n += (len(p.W) + sliceLen - 1) / sliceLen
+	}
+	sums := make([]float64, n)
+	bad := make([]int, n)
+	forSlices(params, func(task, k, a, b int) {
+		var ss float64
+		for _, g := range params[k].G[a:b] {
 			x := float64(g)
 			if math.IsNaN(x) || math.IsInf(x, 0) {
-				nonFinite++
+				bad[task]++
 				continue
 			}
 			ss += x * x
 		}
+		sums[task] = ss
+	})
+	var ss float64
+	for i := range sums {
+		ss += sums[i]
+		nonFinite += bad[i]
 	}
 	return math.Sqrt(ss), nonFinite
 }
