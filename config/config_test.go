@@ -296,6 +296,8 @@ func TestResolveErrors(t *testing.T) {
 		{"fractional retries", `retries = 1.5`, "a whole number is required"},
 		{"bad duration", `retry_delay = "soon"`, `"soon" is not a duration`},
 		{"negative timeout", `timeout = "-1s"`, "negative"},
+		{"huge timeout", `timeout = 1e300`, "more than 100 years"},
+		{"huge timeout string", `timeout = "9999999999h"`, "not a duration"},
 		{"null env value", `env = { A = null }`, `env "A" is null`},
 		{"bad memory", `resources { memory = "lots" }`, `"lots" is not a size`},
 		{"bad memory unit", `resources { memory = "3 parsecs" }`, `unknown unit "parsecs"`},

@@ -381,6 +381,9 @@ func parseDuration(s string) (time.Duration, error) {
 		if f < 0 {
 			return 0, fmt.Errorf("duration %q is negative", s)
 		}
+		if f > 100*365*24*3600 {
+			return 0, fmt.Errorf("duration %q is more than 100 years", s)
+		}
 		return time.Duration(f * float64(time.Second)), nil
 	}
 	d, err := time.ParseDuration(s)
