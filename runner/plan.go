@@ -178,7 +178,7 @@ func (r *Runner) graph() ([]*node, error) {
 
 // suggest returns " (did you mean X?)" for the closest name, or "".
 func suggest(name string, names []string) string {
-	best, bestD := "", len(name)/2+2
+	best, bestD := "", max(1, len(name)/3)+1
 	for _, n := range names {
 		if d := editDistance(name, n); d < bestD {
 			best, bestD = n, d
