@@ -687,6 +687,9 @@ stage "hold" {
 	// Kill the holder: its lock is stale and the next run takes it over.
 	first.Process.Signal(syscall.SIGKILL)
 	first.Wait()
+	if got := e.plan(); got != "hold=run(interrupted)" {
+		t.Errorf("plan after kill -9: %s", got)
+	}
 	e.write("release", "")
 	_, stderr = e.mustPipe(0, "run")
 	if want := fmt.Sprintf("warning: taking over the stale lock of pipe PID %d", first.Process.Pid); !strings.Contains(stderr, want) {
