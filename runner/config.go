@@ -11,6 +11,7 @@ func FromConfig(p *config.Pipeline) Pipeline { return configPipeline{p} }
 
 type configPipeline struct{ p *config.Pipeline }
 
+// Order implements Pipeline.
 func (c configPipeline) Order() []string {
 	out := make([]string, len(c.p.Order))
 	for i, s := range c.p.Order {
@@ -19,8 +20,10 @@ func (c configPipeline) Order() []string {
 	return out
 }
 
+// Deps implements Pipeline.
 func (c configPipeline) Deps(name string) []string { return c.p.Stages[name].Deps }
 
+// Resolve implements Pipeline.
 func (c configPipeline) Resolve(name string, upstream map[string]cty.Value) (*Stage, error) {
 	r, diags := c.p.Resolve(name, upstream)
 	if diags.HasErrors() {

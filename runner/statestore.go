@@ -21,16 +21,19 @@ func fromState(a *state.Attempt) *Attempt {
 	}
 }
 
+// Latest implements Store.
 func (s stateStore) Latest(stage string) (*Attempt, error) {
 	a, err := s.db.Latest(stage)
 	return fromState(a), err
 }
 
+// LastSuccess implements Store.
 func (s stateStore) LastSuccess(stage string) (*Attempt, error) {
 	a, err := s.db.LastSuccess(stage)
 	return fromState(a), err
 }
 
+// PutAttempt implements Store.
 func (s stateStore) PutAttempt(a *Attempt) error {
 	return s.db.PutAttempt(&state.Attempt{
 		Run: a.RunID, Stage: a.Stage, Attempt: a.Attempt, Status: string(a.Status),
@@ -40,12 +43,15 @@ func (s stateStore) PutAttempt(a *Attempt) error {
 	})
 }
 
+// PutRun implements Store.
 func (s stateStore) PutRun(r *RunRecord) error {
 	return s.db.PutRun(&state.Run{ID: r.ID, Start: r.Start, End: r.End, Status: r.Status, Pipeline: r.Pipeline, Args: r.Args})
 }
 
+// LogPath implements Store.
 func (s stateStore) LogPath(runID, stage string, attempt int) string {
 	return s.db.LogPath(runID, stage, attempt)
 }
 
+// Digest implements Store.
 func (s stateStore) Digest(path string) (string, error) { return s.db.Digest(path) }
