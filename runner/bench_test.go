@@ -20,9 +20,9 @@ import (
 // that the benchmarks measure the runner and the state, not fork/exec.
 type touchKind struct{}
 
-func (touchKind) Name() string                  { return "exec" }
-func (touchKind) Version() string               { return "bench" }
-func (touchKind) ConfigSpec() hcldec.Spec       { return nil }
+func (touchKind) Name() string                 { return "exec" }
+func (touchKind) Version() string              { return "bench" }
+func (touchKind) ConfigSpec() hcldec.Spec      { return nil }
 func (touchKind) Outputs() map[string]cty.Type { return nil }
 func (touchKind) Paths(cty.Value, string) (stages.Paths, error) {
 	return stages.Paths{}, nil
