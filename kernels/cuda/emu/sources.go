@@ -5,4 +5,4 @@
 package emu
 
 // SourcesHash is ptxbuild.SourcesHash of the .cu sources emu.cc was built from.
-const SourcesHash = "b46d011d16376733abe011b5c4c481628158e218f6982736313a68dce6d5486e"
+const SourcesHash = "c02cdb2799450897e6083adec2a9c2ca13e026ca530d030ddf7615f01e16bc1f"

@@ -164,12 +164,16 @@ __device__ void chunk_state(const float* __restrict__ u, const float* __restrict
 #pragma unroll
   for (int j = 0; j < NS; ++j) s[j] = 0.0f;
   float dtsum = 0.0f;
+  // The next step's input is loaded one step ahead (its latency overlaps
+  // the current step's arithmetic).
+  auto at = [&](int k) { return u[row_index(d, d.phys(d.tau0 + (mode == 0 ? k : d.len - 1 - k)))]; };
+  float un = at(0);
   for (int k = 0; k < d.len; ++k) {
     const int tl = mode == 0 ? k : d.len - 1 - k;
-    const int t = d.phys(d.tau0 + tl);
     const float dtv = sDt[tl * d.ht + d.hl];
     const float a = expf(dtv * Ah);
-    const float uv = u[row_index(d, t)];
+    const float uv = un;
+    if (k + 1 < d.len) un = at(k + 1);
     const float* w = sW + tl * NS;
     dtsum += dtv;
     if (mode == 0) {
@@ -231,12 +235,14 @@ __device__ void chunk_fwd(const float* __restrict__ x, const float* __restrict__
   const float* in = S + state_index(d);
 #pragma unroll
   for (int j = 0; j < NS; ++j) s[j] = j < N ? in[j] : 0.0f;
+  float xn = x[row_index(d, d.phys(d.tau0))];
   for (int tl = 0; tl < d.len; ++tl) {
     const int t = d.phys(d.tau0 + tl);
     const float dtv = sDt[tl * d.ht + d.hl];
     const float a = expf(dtv * Ah);
     const size_t ix = row_index(d, t);
-    const float xv = x[ix];
+    const float xv = xn;
+    if (tl + 1 < d.len) xn = x[row_index(d, d.phys(d.tau0 + tl + 1))];
     const float du = dtv * xv;
     const float* b = sB + tl * NS;
     const float* c = sC + tl * NS;
@@ -281,13 +287,18 @@ __device__ void chunk_bwd_fwd(const float* __restrict__ x, const float* __restri
 #pragma unroll
   for (int j = 0; j < NS; ++j) s[j] = (d.valid && j < N) ? in[j] : 0.0f;
   float dacc = 0.0f;
+  float xn = 0.0f, gn = 0.0f;  // next step's x and gy, loaded one step ahead
+  if (d.valid) {
+    const size_t ix = row_index(d, d.phys(d.tau0));
+    xn = x[ix];
+    gn = gy[ix];
+  }
   for (int tl = 0; tl < d.len; ++tl) {
-    const int t = d.phys(d.tau0 + tl);
-    float xv = 0.0f, gv = 0.0f;
-    if (d.valid) {
-      const size_t ix = row_index(d, t);
-      xv = x[ix];
-      gv = gy[ix];
+    const float xv = xn, gv = gn;
+    if (d.valid && tl + 1 < d.len) {
+      const size_t ix = row_index(d, d.phys(d.tau0 + tl + 1));
+      xn = x[ix];
+      gn = gy[ix];
     }
     const float dtv = d.valid ? sDt[tl * d.ht + d.hl] : 0.0f;
     const float a = expf(dtv * Ah);
@@ -353,14 +364,19 @@ __device__ void chunk_bwd_rev(const float* __restrict__ x, const float* __restri
   const float* in = Q + state_index(d);
 #pragma unroll
   for (int j = 0; j < NS; ++j) s[j] = (d.valid && j < N) ? in[j] : 0.0f;
+  float xn = 0.0f, gn = 0.0f;  // next step's x and gy, loaded one step ahead
+  if (d.valid) {
+    const size_t ix = row_index(d, d.phys(d.tau0 + d.len - 1));
+    xn = x[ix];
+    gn = gy[ix];
+  }
   for (int tl = d.len - 1; tl >= 0; --tl) {
-    const int t = d.phys(d.tau0 + tl);
-    float xv = 0.0f, gv = 0.0f;
-    size_t ix = 0;
-    if (d.valid) {
-      ix = row_index(d, t);
-      xv = x[ix];
-      gv = gy[ix];
+    const size_t ix = d.valid ? row_index(d, d.phys(d.tau0 + tl)) : 0;
+    const float xv = xn, gv = gn;
+    if (d.valid && tl > 0) {
+      const size_t nx = row_index(d, d.phys(d.tau0 + tl - 1));
+      xn = x[nx];
+      gn = gy[nx];
     }
     const float dtv = d.valid ? sDt[tl * d.ht + d.hl] : 0.0f;
     const float a = expf(dtv * Ah);
