@@ -16,6 +16,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
 )
 
 // File returns the hex SHA-256 of the content of the file at path.
@@ -39,10 +41,16 @@ type FileFunc func(path string, fi fs.FileInfo) (string, error)
 func PlainFile(path string, _ fs.FileInfo) (string, error) { return File(path) }
 
 // Tree returns the digest of the directory tree at root, hashing regular
-// files with file. Entries are visited in lexical order, so the digest
-// depends only on names, kinds, executable bits and contents.
+// files with file, several at a time. Entries are visited in lexical order,
+// so the digest depends only on names, kinds, executable bits and contents.
 func Tree(root string, file FileFunc) (string, error) {
-	h := sha256.New()
+	type entry struct {
+		line string // everything but a regular file's digest
+		path string // regular files only
+		fi   fs.FileInfo
+		sum  string
+	}
+	var entries []*entry
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("hash tree %s: %w", root, err)
@@ -58,26 +66,63 @@ func Tree(root string, file FileFunc) (string, error) {
 			if err != nil {
 				return fmt.Errorf("hash tree %s: %w", root, err)
 			}
-			fmt.Fprintf(h, "L %q %q\n", rel, target)
+			entries = append(entries, &entry{line: fmt.Sprintf("L %q %q\n", rel, target)})
 		case d.IsDir():
-			fmt.Fprintf(h, "D %q\n", rel)
+			entries = append(entries, &entry{line: fmt.Sprintf("D %q\n", rel)})
 		case d.Type().IsRegular():
 			fi, err := d.Info()
 			if err != nil {
 				return fmt.Errorf("hash tree %s: %w", root, err)
 			}
-			sum, err := file(path, fi)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(h, "F %q %v %s\n", rel, fi.Mode()&0o111 != 0, sum)
+			entries = append(entries, &entry{line: fmt.Sprintf("F %q %v ", rel, fi.Mode()&0o111 != 0), path: path, fi: fi})
 		default:
-			fmt.Fprintf(h, "O %q %s\n", rel, d.Type())
+			entries = append(entries, &entry{line: fmt.Sprintf("O %q %s\n", rel, d.Type())})
 		}
 		return nil
 	})
 	if err != nil {
 		return "", err
+	}
+	// Digest the files with a few workers: a cold tree of large files is
+	// bound by hashing, a warm one by stat-cache lookups.
+	work := make(chan *entry)
+	errs := make(chan error, 1)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), 8) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range work {
+				sum, err := file(e.path, e.fi)
+				if err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+					continue
+				}
+				e.sum = sum
+			}
+		}()
+	}
+	for _, e := range entries {
+		if e.path != "" {
+			work <- e
+		}
+	}
+	close(work)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return "", err
+	default:
+	}
+	h := sha256.New()
+	for _, e := range entries {
+		io.WriteString(h, e.line)
+		if e.path != "" {
+			io.WriteString(h, e.sum+"\n")
+		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
