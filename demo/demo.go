@@ -194,21 +194,29 @@ func Generate(ctx context.Context, cfg Config, prog Progress, log io.Writer) (*R
 	}
 	res := &Result{Dir: cfg.Out, Recordings: len(recs), Splits: map[string]SplitSummary{}}
 	patients := map[string]bool{}
+	secs := map[string]int{} // whole seconds per split: hours without rounding drift
 	for _, r := range recs {
-		h, sh := float64(r.Seconds)/3600, r.SeizureSeconds()/3600
-		res.Hours += h
+		sh := r.SeizureSeconds() / 3600
 		res.SeizureHours += sh
 		res.Seizures += len(r.Seizures)
 		s := res.Splits[r.Split]
 		s.Recordings++
-		s.Hours += h
 		s.SeizureHours += sh
+		secs[r.Split] += r.Seconds
 		if !patients[r.Patient] {
 			patients[r.Patient] = true
 			s.Patients++
 		}
 		res.Splits[r.Split] = s
 	}
+	total := 0
+	for sp, n := range secs {
+		s := res.Splits[sp]
+		s.Hours = float64(n) / 3600
+		res.Splits[sp] = s
+		total += n
+	}
+	res.Hours = float64(total) / 3600
 
 	workers := cfg.Workers
 	if workers <= 0 {
