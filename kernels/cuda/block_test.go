@@ -4,6 +4,7 @@ package cuda_test
 
 import (
 	"math"
+	"strconv"
 	"testing"
 
 	"github.com/pipeml/pipe/kernels/cuda"
@@ -158,91 +159,195 @@ func TestGoldenMamba2Block(t *testing.T) {
 	}
 }
 
-// TestGoldenBiMamba2Layer reproduces the original project's BiMamba2Layer
-// with its clamps (the clamp switch pipe's model keeps off):
+// bidir is the original project's BiMamba2Layer with its clamps (the clamp
+// switch pipe's model keeps off), composed from the CUDA kernels:
 //
 //	x1 = clamp(nan_to_num(x), ±10); f = Mamba2_f(x1); b = flip(Mamba2_b(flip(x1)))
 //	p = clamp(output_proj([f b]), ±5); out = clamp(LayerNorm(x1 + p), ±10)
 //
 // output_proj on the concatenation is two GEMMs on the column halves of
-// its weight (leading dimension 128).
+// its weight (leading dimension 2·d_model).
+type bidir struct {
+	d                                  *cuda.Device
+	batch, L, dm                       int
+	fm, bm                             *mamba2
+	pW, pB, lnW, lnB                   cuda.Buffer
+	x, x1, f, b, proj, h, ln, mean, rs cuda.Buffer
+	grads                              map[string][]float32
+}
+
+const clampIn, clampProj, clampOut = 10, 5, 10
+
+func loadBidir(t *testing.T, d *cuda.Device, c goldenCase, prefix string, batch, L int) *bidir {
+	l := &bidir{d: d, batch: batch, L: L}
+	l.fm = loadMamba2(t, d, c, prefix+"forward_mamba_real.", batch, L)
+	l.bm = loadMamba2(t, d, c, prefix+"backward_mamba_real.", batch, L)
+	l.dm = l.fm.dm
+	p := func(n string) cuda.Buffer { return up(t, d, c.load(t, "param__"+prefix+n)) }
+	l.pW, l.pB, l.lnW, l.lnB = p("output_proj.weight"), p("output_proj.bias"), p("layer_norm.weight"), p("layer_norm.bias")
+	return l
+}
+
+func (l *bidir) forward(t *testing.T, x, out cuda.Buffer) {
+	d, dm, rows := l.d, l.dm, l.batch*l.L
+	n := rows * dm
+	l.x = x
+	l.x1 = alloc(t, d, n)
+	must(t, d.ClampFwd(x, l.x1, -clampIn, clampIn))
+	l.f = alloc(t, d, n)
+	l.fm.forward(t, l.x1, l.f)
+	x1r, br := alloc(t, d, n), alloc(t, d, n)
+	l.b = alloc(t, d, n)
+	must(t, d.FlipTime(l.x1, x1r, l.batch, l.L, dm))
+	l.bm.forward(t, x1r, br)
+	must(t, d.FlipTime(br, l.b, l.batch, l.L, dm))
+	// p = [f b] Wᵀ + bias with W (dm, 2dm): f·W[:, :dm]ᵀ + b·W[:, dm:]ᵀ.
+	l.proj = alloc(t, d, n)
+	must(t, d.Gemm(false, true, rows, dm, dm, 1, l.f, dm, 0, l.pW, 2*dm, 0, 0, l.proj, dm, 0, 1))
+	must(t, d.Gemm(false, true, rows, dm, dm, 1, l.b, dm, 0, slice(t, l.pW, dm, dm*2*dm-dm), 2*dm, 0, 1, l.proj, dm, 0, 1))
+	ones := alloc(t, d, rows)
+	must(t, d.Affine(0, cuda.Buffer{}, 1, ones))
+	must(t, d.Gemm(false, false, rows, dm, 1, 1, ones, 1, 0, l.pB, dm, 0, 1, l.proj, dm, 0, 1)) // + bias
+	pc := alloc(t, d, n)
+	must(t, d.ClampFwd(l.proj, pc, -clampProj, clampProj))
+	l.h = alloc(t, d, n)
+	must(t, d.Affine(1, l.x1, 0, l.h))
+	must(t, d.Axpy(1, pc, l.h))
+	l.ln, l.mean, l.rs = alloc(t, d, n), alloc(t, d, rows), alloc(t, d, rows)
+	must(t, d.LayerNormFwd(l.h, l.lnW, l.lnB, l.ln, l.mean, l.rs, rows, dm, 1e-5))
+	must(t, d.ClampFwd(l.ln, out, -clampOut, clampOut))
+}
+
+func (l *bidir) backward(t *testing.T, gout, gx cuda.Buffer) {
+	d, dm, rows := l.d, l.dm, l.batch*l.L
+	n := rows * dm
+	gln, gh := alloc(t, d, n), alloc(t, d, n)
+	must(t, d.ClampBwd(l.ln, gout, gln, -clampOut, clampOut))
+	gLnW, gLnB := alloc(t, d, dm), alloc(t, d, dm)
+	must(t, d.LayerNormBwd(l.h, l.lnW, gln, l.mean, l.rs, gh, gLnW, gLnB, rows, dm))
+	gproj := alloc(t, d, n)
+	must(t, d.ClampBwd(l.proj, gh, gproj, -clampProj, clampProj))
+	// output_proj: gW = gprojᵀ [f b], gbias = Σ gproj, gf = gproj W[:, :dm], gb = gproj W[:, dm:].
+	gPW, gPB := alloc(t, d, dm*2*dm), alloc(t, d, dm)
+	must(t, d.Gemm(true, false, dm, dm, rows, 1, gproj, dm, 0, l.f, dm, 0, 0, gPW, 2*dm, 0, 1))
+	must(t, d.Gemm(true, false, dm, dm, rows, 1, gproj, dm, 0, l.b, dm, 0, 0, slice(t, gPW, dm, dm*2*dm-dm), 2*dm, 0, 1))
+	must(t, d.SumCols(gproj, gPB, rows, dm))
+	gf, gb, gbr := alloc(t, d, n), alloc(t, d, n), alloc(t, d, n)
+	must(t, d.Gemm(false, false, rows, dm, dm, 1, gproj, dm, 0, l.pW, 2*dm, 0, 0, gf, dm, 0, 1))
+	must(t, d.Gemm(false, false, rows, dm, dm, 1, gproj, dm, 0, slice(t, l.pW, dm, dm*2*dm-dm), 2*dm, 0, 0, gb, dm, 0, 1))
+	must(t, d.FlipTime(gb, gbr, l.batch, l.L, dm))
+	gx1, gx1f, gx1rr, gx1r := alloc(t, d, n), alloc(t, d, n), alloc(t, d, n), alloc(t, d, n)
+	l.fm.backward(t, gf, gx1f)
+	l.bm.backward(t, gbr, gx1rr)
+	must(t, d.FlipTime(gx1rr, gx1r, l.batch, l.L, dm))
+	must(t, d.Affine(1, gh, 0, gx1)) // residual
+	must(t, d.Axpy(1, gx1f, gx1))
+	must(t, d.Axpy(1, gx1r, gx1))
+	must(t, d.ClampBwd(l.x, gx1, gx, -clampIn, clampIn))
+	l.grads = map[string][]float32{"output_proj.weight": down(t, d, gPW), "output_proj.bias": down(t, d, gPB),
+		"layer_norm.weight": down(t, d, gLnW), "layer_norm.bias": down(t, d, gLnB)}
+}
+
+func (l *bidir) checkGrads(t *testing.T, c goldenCase, prefix string) {
+	for name, g := range l.grads {
+		c.check(t, "grad__"+prefix+name, g, c.load(t, "grad__"+prefix+name))
+	}
+	l.fm.checkGrads(t, c, prefix+"forward_mamba_real.")
+	l.bm.checkGrads(t, c, prefix+"backward_mamba_real.")
+}
+
+// TestGoldenBiMamba2Layer checks the composed bidirectional layer (clamps
+// active and inactive) against the golden bimamba2_layer cases.
 func TestGoldenBiMamba2Layer(t *testing.T) {
 	for _, c := range goldenCases(t, "bimamba2_layer") {
 		t.Run(c.Name, func(t *testing.T) {
 			batch, L := c.cfg(t, "batch"), c.cfg(t, "seqlen")
 			d := newDevice(t)
-			fm := loadMamba2(t, d, c, "forward_mamba_real.", batch, L)
-			bm := loadMamba2(t, d, c, "backward_mamba_real.", batch, L)
-			dm, rows := fm.dm, batch*L
-			n := rows * dm
-			const ci, cp, co = 10, 5, 10
-			x := up(t, d, c.load(t, "in__x"))
-			pW, pB := up(t, d, c.load(t, "param__output_proj.weight")), up(t, d, c.load(t, "param__output_proj.bias"))
-			lnW, lnB := up(t, d, c.load(t, "param__layer_norm.weight")), up(t, d, c.load(t, "param__layer_norm.bias"))
-
-			x1 := alloc(t, d, n)
-			must(t, d.ClampFwd(x, x1, -ci, ci))
-			f := alloc(t, d, n)
-			fm.forward(t, x1, f)
-			x1r, br, b := alloc(t, d, n), alloc(t, d, n), alloc(t, d, n)
-			must(t, d.FlipTime(x1, x1r, batch, L, dm))
-			bm.forward(t, x1r, br)
-			must(t, d.FlipTime(br, b, batch, L, dm))
-			// p = [f b] Wᵀ + bias with W (dm, 2dm): f·W[:, :dm]ᵀ + b·W[:, dm:]ᵀ.
-			proj := alloc(t, d, n)
-			must(t, d.Gemm(false, true, rows, dm, dm, 1, f, dm, 0, pW, 2*dm, 0, 0, proj, dm, 0, 1))
-			must(t, d.Gemm(false, true, rows, dm, dm, 1, b, dm, 0, slice(t, pW, dm, dm*2*dm-dm), 2*dm, 0, 1, proj, dm, 0, 1))
-			ones := up(t, d, make([]float32, rows))
-			must(t, d.Affine(0, cuda.Buffer{}, 1, ones))
-			must(t, d.Gemm(false, false, rows, dm, 1, 1, ones, 1, 0, pB, dm, 0, 1, proj, dm, 0, 1)) // + bias
-			pc := alloc(t, d, n)
-			must(t, d.ClampFwd(proj, pc, -cp, cp))
-			h := alloc(t, d, n)
-			must(t, d.Affine(1, x1, 0, h))
-			must(t, d.Axpy(1, pc, h))
-			ln, mean, rstd := alloc(t, d, n), alloc(t, d, rows), alloc(t, d, rows)
-			must(t, d.LayerNormFwd(h, lnW, lnB, ln, mean, rstd, rows, dm, 1e-5))
+			l := loadBidir(t, d, c, "", batch, L)
+			n := batch * L * l.dm
 			out := alloc(t, d, n)
-			must(t, d.ClampFwd(ln, out, -co, co))
+			l.forward(t, up(t, d, c.load(t, "in__x")), out)
 			c.check(t, "out__out", down(t, d, out), c.load(t, "out__out"))
 			if c.has("int__fwd_out") {
-				closeTo(t, "fwd_out", down(t, d, f), f64(c.load(t, "int__fwd_out")), 1e-4, 1e-3)
-				closeTo(t, "proj_preclamp", down(t, d, proj), f64(c.load(t, "int__proj_preclamp")), 1e-4, 1e-3)
+				closeTo(t, "fwd_out", down(t, d, l.f), f64(c.load(t, "int__fwd_out")), 1e-4, 1e-3)
+				closeTo(t, "proj_preclamp", down(t, d, l.proj), f64(c.load(t, "int__proj_preclamp")), 1e-4, 1e-3)
 			}
-
-			// Backward.
-			gout := up(t, d, c.load(t, "cot__out"))
-			gln, gh := alloc(t, d, n), alloc(t, d, n)
-			must(t, d.ClampBwd(ln, gout, gln, -co, co))
-			gLnW, gLnB := alloc(t, d, dm), alloc(t, d, dm)
-			must(t, d.LayerNormBwd(h, lnW, gln, mean, rstd, gh, gLnW, gLnB, rows, dm))
-			gproj := alloc(t, d, n)
-			must(t, d.ClampBwd(proj, gh, gproj, -cp, cp))
-			// output_proj: gW = gprojᵀ [f b], gbias = Σ gproj, gf = gproj W[:, :dm], gb = gproj W[:, dm:].
-			gPW, gPB := alloc(t, d, dm*2*dm), alloc(t, d, dm)
-			must(t, d.Gemm(true, false, dm, dm, rows, 1, gproj, dm, 0, f, dm, 0, 0, gPW, 2*dm, 0, 1))
-			must(t, d.Gemm(true, false, dm, dm, rows, 1, gproj, dm, 0, b, dm, 0, 0, slice(t, gPW, dm, dm*2*dm-dm), 2*dm, 0, 1))
-			must(t, d.SumCols(gproj, gPB, rows, dm))
-			gf, gb, gbr := alloc(t, d, n), alloc(t, d, n), alloc(t, d, n)
-			must(t, d.Gemm(false, false, rows, dm, dm, 1, gproj, dm, 0, pW, 2*dm, 0, 0, gf, dm, 0, 1))
-			must(t, d.Gemm(false, false, rows, dm, dm, 1, gproj, dm, 0, slice(t, pW, dm, dm*2*dm-dm), 2*dm, 0, 0, gb, dm, 0, 1))
-			must(t, d.FlipTime(gb, gbr, batch, L, dm))
-			gx1, gx1f, gx1rr, gx1r := alloc(t, d, n), alloc(t, d, n), alloc(t, d, n), alloc(t, d, n)
-			fm.backward(t, gf, gx1f)
-			bm.backward(t, gbr, gx1rr)
-			must(t, d.FlipTime(gx1rr, gx1r, batch, L, dm))
-			must(t, d.Affine(1, gh, 0, gx1)) // residual
-			must(t, d.Axpy(1, gx1f, gx1))
-			must(t, d.Axpy(1, gx1r, gx1))
 			gx := alloc(t, d, n)
-			must(t, d.ClampBwd(x, gx1, gx, -ci, ci))
+			l.backward(t, up(t, d, c.load(t, "cot__out")), gx)
 			c.check(t, "grad__x", down(t, d, gx), c.load(t, "grad__x"))
-			c.check(t, "grad__output_proj.weight", down(t, d, gPW), c.load(t, "grad__output_proj.weight"))
-			c.check(t, "grad__output_proj.bias", down(t, d, gPB), c.load(t, "grad__output_proj.bias"))
-			c.check(t, "grad__layer_norm.weight", down(t, d, gLnW), c.load(t, "grad__layer_norm.weight"))
-			c.check(t, "grad__layer_norm.bias", down(t, d, gLnB), c.load(t, "grad__layer_norm.bias"))
-			fm.checkGrads(t, c, "forward_mamba_real.")
-			bm.checkGrads(t, c, "backward_mamba_real.")
+			l.checkGrads(t, c, "")
 		})
 	}
 }
+
+// transpose writes Y[z] = X[z]ᵀ for X[z] (r, c) through the SGEMM: Y = Xᵀ·I.
+func transpose(t *testing.T, d *cuda.Device, X, Y cuda.Buffer, batch, r, c int) {
+	id := make([]float32, r*r)
+	for i := 0; i < r; i++ {
+		id[i*r+i] = 1
+	}
+	must(t, d.Gemm(true, false, c, r, r, 1, X, c, r*c, up(t, d, id), r, 0, 0, Y, r, r*c, batch))
+}
+
+// TestGoldenBiMamba2Stack checks the original project's BiMamba2 stack:
+// input (b, d_model, L) channel-first, clamp, transpose, layers with a clamp
+// after every second one, final clamp, transpose back.
+func TestGoldenBiMamba2Stack(t *testing.T) {
+	for _, c := range goldenCases(t, "bimamba2_stack") {
+		t.Run(c.Name, func(t *testing.T) {
+			batch, L, nl := c.cfg(t, "batch"), c.cfg(t, "seqlen"), c.cfg(t, "num_layers")
+			d := newDevice(t)
+			layers := make([]*bidir, nl)
+			for i := range layers {
+				layers[i] = loadBidir(t, d, c, "layers."+itoa(i)+".", batch, L)
+			}
+			dm := layers[0].dm
+			n := batch * L * dm
+			x := up(t, d, c.load(t, "in__x"))
+			xc, h := alloc(t, d, n), alloc(t, d, n)
+			must(t, d.ClampFwd(x, xc, -10, 10))
+			transpose(t, d, xc, h, batch, dm, L)
+			ins := make([]cuda.Buffer, nl+1) // input of layer i; ins[nl] = stack output before the final clamp
+			extra := make([]cuda.Buffer, nl) // layer output before the every-second-layer clamp
+			ins[0] = h
+			for i, l := range layers {
+				o := alloc(t, d, n)
+				l.forward(t, ins[i], o)
+				extra[i] = o
+				if (i+1)%2 == 0 {
+					oc := alloc(t, d, n)
+					must(t, d.ClampFwd(o, oc, -10, 10))
+					o = oc
+				}
+				ins[i+1] = o
+			}
+			fc, out := alloc(t, d, n), alloc(t, d, n)
+			must(t, d.ClampFwd(ins[nl], fc, -10, 10))
+			transpose(t, d, fc, out, batch, L, dm)
+			c.check(t, "out__out", down(t, d, out), c.load(t, "out__out"))
+
+			g, gt := alloc(t, d, n), alloc(t, d, n)
+			transpose(t, d, up(t, d, c.load(t, "cot__out")), gt, batch, dm, L)
+			must(t, d.ClampBwd(ins[nl], gt, g, -10, 10))
+			for i := nl - 1; i >= 0; i-- {
+				if (i+1)%2 == 0 {
+					gc := alloc(t, d, n)
+					must(t, d.ClampBwd(extra[i], g, gc, -10, 10))
+					g = gc
+				}
+				gi := alloc(t, d, n)
+				layers[i].backward(t, g, gi)
+				g = gi
+			}
+			gxt, gx := alloc(t, d, n), alloc(t, d, n)
+			transpose(t, d, g, gxt, batch, L, dm)
+			must(t, d.ClampBwd(x, gxt, gx, -10, 10))
+			c.check(t, "grad__x", down(t, d, gx), c.load(t, "grad__x"))
+			for i, l := range layers {
+				l.checkGrads(t, c, "layers."+itoa(i)+".")
+			}
+		})
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
