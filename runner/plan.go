@@ -313,7 +313,13 @@ func (r *Runner) decide(nodes []*node, n *node, plan bool) error {
 	case last.Status != StatusSucceeded:
 		return run("last attempt " + string(last.Status))
 	case last.Fingerprint != fp.Sum:
-		return run(diffReason(last.Keys, fp.Keys, st.Workdir))
+		old := last.Keys
+		if old == nil {
+			if old, err = r.store.Keys(last.Fingerprint); err != nil {
+				return fmt.Errorf("stage %s: %w", n.name, err)
+			}
+		}
+		return run(diffReason(old, fp.Keys, st.Workdir))
 	}
 	for _, p := range fp.Outputs {
 		want, ok := last.Files[p]

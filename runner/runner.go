@@ -125,6 +125,10 @@ type Store interface {
 	// a succeeded attempt it must be durable on return: downstream stages
 	// start right after.
 	PutAttempt(a *Attempt) error
+	// Keys returns the per-key hashes recorded with fingerprint (for
+	// saying what changed), nil if unknown. Attempts returned by Latest and
+	// LastSuccess may leave their Keys nil.
+	Keys(fingerprint string) (map[string]string, error)
 	// PutRun records a run.
 	PutRun(r *RunRecord) error
 	// LogPath is the log file of one attempt.

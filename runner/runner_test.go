@@ -69,6 +69,19 @@ func (m *memStore) PutAttempt(a *Attempt) error {
 	return nil
 }
 
+func (m *memStore) Keys(fp string) (map[string]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, as := range m.attempts {
+		for _, a := range as {
+			if a.Fingerprint == fp {
+				return a.Keys, nil
+			}
+		}
+	}
+	return nil, nil
+}
+
 func (m *memStore) PutRun(r *RunRecord) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -55,3 +55,8 @@ func (s stateStore) LogPath(runID, stage string, attempt int) string {
 
 // Digest implements Store.
 func (s stateStore) Digest(path string) (string, error) { return s.db.Digest(path) }
+
+// Keys implements Store.
+func (s stateStore) Keys(fingerprint string) (map[string]string, error) {
+	return s.db.Keys(fingerprint)
+}

@@ -44,6 +44,7 @@ var (
 	bucketLatest   = []byte("latest")
 	bucketSuccess  = []byte("success")
 	bucketFiles    = []byte("files")
+	bucketKeys     = []byte("keys")
 )
 
 // SyncMode says when commits are fsynced.
@@ -183,7 +184,7 @@ func (d *DB) check() error {
 	_ = d.db.View(func(tx *bolt.Tx) error {
 		m := tx.Bucket(bucketMeta)
 		ready = m != nil && string(m.Get([]byte("version"))) == schemaVersion
-		for _, b := range [][]byte{bucketRuns, bucketAttempts, bucketLatest, bucketSuccess, bucketFiles} {
+		for _, b := range [][]byte{bucketRuns, bucketAttempts, bucketLatest, bucketSuccess, bucketFiles, bucketKeys} {
 			ready = ready && tx.Bucket(b) != nil
 		}
 		return nil
@@ -192,7 +193,7 @@ func (d *DB) check() error {
 		return nil
 	}
 	return d.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketRuns, bucketAttempts, bucketLatest, bucketSuccess, bucketFiles} {
+		for _, b := range [][]byte{bucketMeta, bucketRuns, bucketAttempts, bucketLatest, bucketSuccess, bucketFiles, bucketKeys} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return &CorruptError{Path: path, Err: err}
 			}
@@ -367,7 +368,9 @@ type Attempt struct {
 	Start    time.Time `json:"start"`
 	End      time.Time `json:"end,omitzero"`
 	ExitCode int       `json:"exit_code"`
-	// Fingerprint and the per-key hashes it was computed from.
+	// Fingerprint and the per-key hashes it was computed from. The keys
+	// are stored once per fingerprint (bucket keys), not in the attempt:
+	// Latest and LastSuccess leave Keys nil; DB.Keys reads them.
 	Fingerprint string            `json:"fingerprint"`
 	Keys        map[string]string `json:"keys,omitempty"`
 	// Outputs are the published outputs (cty JSON with type).
@@ -408,15 +411,28 @@ func (d *DB) PutRun(r *Run) error {
 // committed in order without waiting, since losing it only loses the
 // "interrupted" reason of a stage that runs again anyway.
 func (d *DB) PutAttempt(a *Attempt) error {
-	v, err := json.Marshal(a)
+	stored := *a
+	stored.Keys = nil
+	v, err := json.Marshal(&stored)
 	if err != nil {
 		return err
+	}
+	var keys []byte
+	if len(a.Keys) > 0 && a.Fingerprint != "" {
+		if keys, err = json.Marshal(a.Keys); err != nil {
+			return err
+		}
 	}
 	k := attemptKey(a.Stage, a.Run, a.Attempt)
 	done := !a.End.IsZero()
 	return d.write(done, !done, func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketAttempts).Put(k, v); err != nil {
 			return err
+		}
+		if kb := tx.Bucket(bucketKeys); keys != nil && kb.Get([]byte(a.Fingerprint)) == nil {
+			if err := kb.Put([]byte(a.Fingerprint), keys); err != nil {
+				return err
+			}
 		}
 		if err := tx.Bucket(bucketLatest).Put([]byte(a.Stage), k); err != nil {
 			return err
@@ -467,6 +483,26 @@ func (d *DB) Latest(stage string) (*Attempt, error) { return d.indexed(bucketLat
 
 // LastSuccess returns the most recent succeeded attempt of stage, or nil.
 func (d *DB) LastSuccess(stage string) (*Attempt, error) { return d.indexed(bucketSuccess, stage) }
+
+// Keys returns the per-key hashes recorded for fingerprint, nil if none.
+func (d *DB) Keys(fingerprint string) (map[string]string, error) {
+	var keys map[string]string
+	err := d.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketKeys)
+		if b == nil {
+			return nil
+		}
+		v := b.Get([]byte(fingerprint))
+		if v == nil {
+			return nil
+		}
+		if err := json.Unmarshal(v, &keys); err != nil {
+			return &CorruptError{Path: filepath.Join(d.dir, DBName), Err: fmt.Errorf("keys of %s: %w", fingerprint, err)}
+		}
+		return nil
+	})
+	return keys, err
+}
 
 // Runs returns every recorded run, oldest first (run ids sort by time).
 func (d *DB) Runs() ([]*Run, error) {

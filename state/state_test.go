@@ -55,8 +55,14 @@ func TestAttemptsAndIndex(t *testing.T) {
 		t.Errorf("latest %+v, %v", l, err)
 	}
 	s, err := ro.LastSuccess("a")
-	if err != nil || s == nil || s.Run != "r1" || s.Attempt != 2 || s.Keys["command"] != "h" || !strings.Contains(string(s.Outputs), `"v":"x"`) {
+	if err != nil || s == nil || s.Run != "r1" || s.Attempt != 2 || s.Keys != nil || !strings.Contains(string(s.Outputs), `"v":"x"`) {
 		t.Errorf("last success %+v, %v", s, err)
+	}
+	if keys, err := ro.Keys("fp-r1"); err != nil || keys["command"] != "h" {
+		t.Errorf("keys of fp-r1: %v, %v", keys, err)
+	}
+	if keys, err := ro.Keys("nope"); err != nil || keys != nil {
+		t.Errorf("keys of an unknown fingerprint: %v, %v", keys, err)
 	}
 	if x, err := ro.Latest("nope"); x != nil || err != nil {
 		t.Errorf("unknown stage: %+v, %v", x, err)
