@@ -32,6 +32,7 @@ type runFlags struct {
 	keepGoing bool
 	dryRun    bool
 	json      bool
+	fsync     bool
 }
 
 func (f *runFlags) register(cmd *cobra.Command, run bool) {
@@ -46,6 +47,7 @@ func (f *runFlags) register(cmd *cobra.Command, run bool) {
 		fl.IntVarP(&f.parallel, "parallel", "j", 0, "most stages running at once (default: pipeline.max_parallel, else the number of CPUs)")
 		fl.BoolVar(&f.keepGoing, "keep-going", false, "after a failure keep running stages that do not depend on it")
 		fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan and run nothing (same as pipe plan)")
+		fl.BoolVar(&f.fsync, "fsync", false, "fsync the state after every finished stage, before its downstream stages start (survives power loss; costs a few ms per stage)")
 	}
 }
 
@@ -116,7 +118,7 @@ func prepare(g *globals, f *runFlags, args []string, lock bool) (*config.Pipelin
 	if f.from != "" && len(f.only) > 0 {
 		return nil, nil, usageErr(errors.New("--from and --only cannot be combined"))
 	}
-	st, err := openState(g, lock)
+	st, err := openState(g, lock, f.fsync)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -207,7 +207,7 @@ func TestRunDiamondAndFanOut(t *testing.T) {
 	if got, want := e.plan(), "a=run(never ran) b=run(upstream changed (a will run)) c=run(upstream changed (a will run)) d=run(upstream changed (b, c will run)) fan1=run(upstream changed (a will run)) fan2=run(upstream changed (a will run))"; got != want {
 		t.Errorf("plan:\n got %s\nwant %s", got, want)
 	}
-	_, stderr := e.mustPipe(0, "run", "--parallel", "3")
+	_, stderr := e.mustPipe(0, "run", "--parallel", "3", "--fsync")
 	if got, want := e.ran(), "a b c d fan1 fan2"; got != want {
 		t.Errorf("ran %q, want %q", got, want)
 	}
@@ -569,7 +569,7 @@ func (e *pipeEnv) outputs() map[string]string {
 // succeeded returns the stages whose latest recorded attempt succeeded.
 func (e *pipeEnv) succeeded(names []string) map[string]bool {
 	e.t.Helper()
-	st, err := openState(&globals{stdout: io.Discard, stderr: io.Discard, stateDir: e.path(".pipe")}, false)
+	st, err := openState(&globals{stdout: io.Discard, stderr: io.Discard, stateDir: e.path(".pipe")}, false, false)
 	if err != nil {
 		e.t.Fatalf("open state: %v", err)
 	}

@@ -18,9 +18,14 @@ type stateHandle struct {
 func (s *stateHandle) Close() error { return s.db.Close() }
 
 // openState opens g.stateDir; lock takes the run lock (a second pipe run is
-// refused at once, naming the holder).
-func openState(g *globals, lock bool) (*stateHandle, error) {
+// refused at once, naming the holder); fsync selects state.SyncFull.
+func openState(g *globals, lock, fsync bool) (*stateHandle, error) {
+	mode := state.SyncBatch
+	if fsync {
+		mode = state.SyncFull
+	}
 	db, err := state.Open(g.stateDir, state.Options{
+		Sync:     mode,
 		ReadOnly: !lock,
 		Warn:     func(msg string) { fmt.Fprintln(g.stderr, "warning:", msg) },
 	})
