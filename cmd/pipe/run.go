@@ -230,9 +230,13 @@ func runCmd(cmd *cobra.Command, g *globals, f *runFlags, args []string) error {
 		}
 	}
 	for _, res := range rep.Results {
-		if res.Status == "failed" {
+		switch {
+		case res.Status != "failed":
+		case res.Attempts == 0: // it did not get as far as running
+			fmt.Fprintf(g.stderr, "stage %s failed: %s\n", res.Stage, res.Error)
+		default:
 			fmt.Fprintf(g.stderr, "stage %s failed after %d attempt(s): %s\n  log: %s\n", res.Stage, res.Attempts, res.Error,
-				st.store.LogPath(rep.RunID, res.Stage, max(res.Attempts, 1)))
+				st.store.LogPath(rep.RunID, res.Stage, res.Attempts))
 		}
 	}
 	fmt.Fprintf(g.stderr, "run %s: %s in %s\n", rep.RunID, strings.Join(parts, ", "), time.Since(start).Round(time.Millisecond))
