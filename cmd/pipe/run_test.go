@@ -297,6 +297,10 @@ stage "slow" {
   timeout = "300ms"
   command = "sleep 30"
 }
+stage "noout" {
+  outputs = ["never.txt"]
+  command = "true"
+}
 `)
 	start := time.Now()
 	_, stderr := e.mustPipe(1, "run", "--keep-going")
@@ -314,6 +318,9 @@ stage "slow" {
 	}
 	if !strings.Contains(stderr, "stage slow failed") || !strings.Contains(stderr, "timed out after 300ms") {
 		t.Errorf("stderr lacks the timeout:\n%s", stderr)
+	}
+	if !strings.Contains(stderr, "stage noout failed after 1 attempt(s): declared output never.txt") {
+		t.Errorf("stderr lacks the missing output:\n%s", stderr)
 	}
 	if !strings.Contains(stderr, "attempt 3") {
 		t.Errorf("stage output not streamed:\n%s", stderr)
