@@ -56,6 +56,7 @@ const Entry kTable[] = {
 constexpr std::size_t kStack = 256 * 1024;
 
 thread_local void (*g_run)(void**) = nullptr;
+thread_local unsigned g_launches = 0;  // alternates the thread order between launches
 thread_local void** g_args = nullptr;
 
 void trampoline() {
@@ -96,6 +97,7 @@ const char* emu_launch(const char* name, int gx, int gy, int gz, int bx, int by,
   const char* err = nullptr;
   g_run = ent->run;
   g_args = args;
+  const unsigned launchNo = g_launches++;
   for (int z = 0; z < gz && err == nullptr; ++z)
     for (int y = 0; y < gy && err == nullptr; ++y)
       for (int x = 0; x < gx && err == nullptr; ++x) {
@@ -121,8 +123,14 @@ const char* emu_launch(const char* name, int gx, int gy, int gz, int bx, int by,
           t.ctx.uc_link = &b.sched;
           makecontext(&t.ctx, trampoline, 0);
         }
+        // Every other block (and launch) runs its threads in reverse order:
+        // a missing __syncthreads between a shared-memory write and another
+        // thread's read then shows up (NaN poison or a stale value) in one
+        // of the orders.
+        const bool reverse = ((x + y + z + launchNo) & 1) != 0;
         for (;;) {
-          for (int i = 0; i < nt; ++i) {
+          for (int k = 0; k < nt; ++k) {
+            const int i = reverse ? nt - 1 - k : k;
             if (threads[i].state != emu::RUN) continue;
             emu::cur = &threads[i];
             swapcontext(&b.sched, &threads[i].ctx);
