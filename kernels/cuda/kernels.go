@@ -4,10 +4,10 @@ import "strconv"
 
 // Activation kinds of unary_fwd / unary_bwd (elementwise.cu).
 const (
-	ActSiLU     = 0
-	ActSoftplus = 1
-	ActSigmoid  = 2
-	ActReLU     = 3
+	ActSiLU     = 0 // x·sigmoid(x)
+	ActSoftplus = 1 // log(1+eˣ), identity above 20 (torch)
+	ActSigmoid  = 2 // 1/(1+e⁻ˣ)
+	ActReLU     = 3 // max(x, 0)
 )
 
 // ScanStateSizes lists the compiled state sizes NS of the scan kernels; a

@@ -25,6 +25,7 @@ func (p Param) Size() int {
 	return 4
 }
 
+// String returns the PTX type name (u32, f32, u64).
 func (p Param) String() string {
 	switch p {
 	case U32:
