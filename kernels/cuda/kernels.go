@@ -60,6 +60,8 @@ func Signatures() map[string][]Param {
 		"rmsnorm_gated_fwd":    sig("pppppiiif"),
 		"rmsnorm_gated_bwd_dx": sig("pppppppiii"),
 		"rmsnorm_gated_bwd_w":  sig("pppppiii"),
+		"weightnorm_fwd":       sig("ppppii"),
+		"weightnorm_bwd":       sig("ppppppii"),
 		// elementwise.cu
 		"unary_fwd":         sig("ippi"),
 		"unary_bwd":         sig("ipppi"),

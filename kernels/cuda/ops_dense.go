@@ -520,3 +520,29 @@ func (d *Device) FlipTime(x, y Buffer, batch, L, C int) error {
 	g, b := grid1(batch * L * C)
 	return d.launch(Launch{Kernel: "flip_time", Grid: g, Block: b, Args: []Arg{ptr(x), ptr(y), i32(batch), i32(L), i32(C)}})
 }
+
+// WeightNormFwd computes w[o,:] = g[o]·v[o,:]/‖v[o,:]‖ for v (rows, cols)
+// and g (rows); norm (rows) saves ‖v[o,:]‖ for the backward.
+func (d *Device) WeightNormFwd(v, g, w, norm Buffer, rows, cols int) error {
+	for _, c := range []error{fits32("weight norm", rows, cols), need("weight norm v", v, rows*cols), need("weight norm g", g, rows),
+		need("weight norm w", w, rows*cols), need("weight norm norm", norm, rows)} {
+		if c != nil {
+			return c
+		}
+	}
+	return d.launch(Launch{Kernel: "weightnorm_fwd", Grid: Dim3{cdiv(rows, 8), 1, 1}, Block: Dim3{32, 8, 1},
+		Args: []Arg{ptr(v), ptr(g), ptr(w), ptr(norm), i32(rows), i32(cols)}})
+}
+
+// WeightNormBwd computes gv (rows, cols) and gg (rows, optional) from gw.
+func (d *Device) WeightNormBwd(v, g, norm, gw, gv, gg Buffer, rows, cols int) error {
+	for _, c := range []error{fits32("weight norm", rows, cols), need("weight norm v", v, rows*cols), need("weight norm g", g, rows),
+		need("weight norm norm", norm, rows), need("weight norm gw", gw, rows*cols), need("weight norm gv", gv, rows*cols),
+		opt("weight norm gg", gg, rows)} {
+		if c != nil {
+			return c
+		}
+	}
+	return d.launch(Launch{Kernel: "weightnorm_bwd", Grid: Dim3{cdiv(rows, 8), 1, 1}, Block: Dim3{32, 8, 1},
+		Args: []Arg{ptr(v), ptr(g), ptr(norm), ptr(gw), ptr(gv), ptr(gg), i32(rows), i32(cols)}})
+}

@@ -59,8 +59,12 @@ func (d *Device) TopKSym(s GraphShape, S, A, keep Buffer, k int, self bool) erro
 	if err := s.check(); err != nil {
 		return err
 	}
-	if k < 0 {
-		return fmt.Errorf("cuda: top-k: k = %d", k)
+	maxK := s.N - 1
+	if self {
+		maxK = s.N
+	}
+	if k < 0 || k > maxK {
+		return fmt.Errorf("cuda: top-k: k = %d, want 0..%d for %d nodes (self loops %v)", k, maxK, s.N, self)
 	}
 	nn := s.G * s.N * s.N
 	for _, c := range []error{need("top-k S", S, nn), need("top-k A", A, nn), need("top-k keep", keep, nn)} {

@@ -589,3 +589,37 @@ func TestSSGConv(t *testing.T) {
 		closeTo(t, "gA", down(t, d, GA), fdGrad(as, loss), 1e-4, 1e-3)
 	}
 }
+
+func TestWeightNorm(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 3))
+	rows, cols := 5, 37
+	v, g, gw := randn(r, rows*cols, 1), randn(r, rows, 1), randn(r, rows*cols, 1)
+	d := newDevice(t)
+	V, G := up(t, d, v), up(t, d, g)
+	W, N, GV, GG := alloc(t, d, rows*cols), alloc(t, d, rows), alloc(t, d, rows*cols), alloc(t, d, rows)
+	if err := d.WeightNormFwd(V, G, W, N, rows, cols); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.WeightNormBwd(V, G, N, up(t, d, gw), GV, GG, rows, cols); err != nil {
+		t.Fatal(err)
+	}
+	vs, gs, cg := f64(v), f64(g), f64(gw)
+	fwd := func() []float64 {
+		w := make([]float64, rows*cols)
+		for o := 0; o < rows; o++ {
+			n := 0.0
+			for i := 0; i < cols; i++ {
+				n += vs[o*cols+i] * vs[o*cols+i]
+			}
+			n = math.Sqrt(n)
+			for i := 0; i < cols; i++ {
+				w[o*cols+i] = gs[o] * vs[o*cols+i] / n
+			}
+		}
+		return w
+	}
+	loss := func() float64 { return dot(fwd(), cg) }
+	closeTo(t, "w", down(t, d, W), fwd(), 1e-6, 1e-5)
+	closeTo(t, "gv", down(t, d, GV), fdGrad(vs, loss), 1e-5, 1e-3)
+	closeTo(t, "gg", down(t, d, GG), fdGrad(gs, loss), 1e-5, 1e-3)
+}

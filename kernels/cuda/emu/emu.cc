@@ -47,7 +47,7 @@ const Entry kTable[] = {
     K(im2col1d), K(col2im1d),
     K(sgemm_batched), K(bias_add), K(sum_cols), K(sum_mid),
     K(layernorm_fwd), K(layernorm_bwd_dx), K(layernorm_bwd_wb),
-    K(rmsnorm_gated_fwd), K(rmsnorm_gated_bwd_dx), K(rmsnorm_gated_bwd_w),
+    K(rmsnorm_gated_fwd), K(rmsnorm_gated_bwd_dx), K(rmsnorm_gated_bwd_w), K(weightnorm_fwd), K(weightnorm_bwd),
     K(unary_fwd), K(unary_bwd), K(bias_softplus_fwd), K(bias_softplus_bwd), K(bce_focal), K(sum_all),
     K(axpy), K(mul), K(affine), K(clamp_fwd), K(clamp_bwd), K(flip_time),
     K(cosine_fwd), K(cosine_bwd), K(topk_sym), K(ssgconv_fwd), K(ssgconv_bwd),

@@ -5,4 +5,4 @@
 package emu
 
 // SourcesHash is ptxbuild.SourcesHash of the .cu sources emu.cc was built from.
-const SourcesHash = "c02cdb2799450897e6083adec2a9c2ca13e026ca530d030ddf7615f01e16bc1f"
+const SourcesHash = "a24207f17e9bb444315faf582665ee7079c139942feed516a80f9bf84a38ae44"

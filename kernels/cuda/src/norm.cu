@@ -186,3 +186,41 @@ extern "C" __global__ void rmsnorm_gated_bwd_w(const float* __restrict__ y,
     atomicAdd(&gw[c], s);
   }
 }
+
+// Weight norm (torch.nn.utils.weight_norm, dim 0): for v (rows, cols) and
+// g (rows), w[o,:] = g[o] * v[o,:] / |v[o,:]|; norm (rows) saves |v[o,:]|.
+// One warp per row; blockDim = (32, WARPS).
+extern "C" __global__ void weightnorm_fwd(const float* __restrict__ v, const float* __restrict__ g,
+                                          float* __restrict__ w, float* __restrict__ norm, int rows,
+                                          int cols) {
+  const int r = blockIdx.x * blockDim.y + threadIdx.y;
+  if (r >= rows) return;
+  const float* vr = v + (size_t)r * cols;
+  float ss = 0.0f;
+  for (int i = threadIdx.x; i < cols; i += 32) ss = fmaf(vr[i], vr[i], ss);
+  const float n = sqrtf(pipe_warp_sum(ss));
+  const float s = n > 0.0f ? g[r] / n : 0.0f;
+  for (int i = threadIdx.x; i < cols; i += 32) w[(size_t)r * cols + i] = s * vr[i];
+  if (threadIdx.x == 0) norm[r] = n;
+}
+
+// Backward: with vh = v/|v|, gg[o] = vh . gw[o,:] and
+// gv[o,:] = g[o]/|v| * (gw[o,:] - vh * (vh . gw[o,:])). gg nullable.
+extern "C" __global__ void weightnorm_bwd(const float* __restrict__ v, const float* __restrict__ g,
+                                          const float* __restrict__ norm,
+                                          const float* __restrict__ gw, float* __restrict__ gv,
+                                          float* __restrict__ gg, int rows, int cols) {
+  const int r = blockIdx.x * blockDim.y + threadIdx.y;
+  if (r >= rows) return;
+  const float* vr = v + (size_t)r * cols;
+  const float* gr = gw + (size_t)r * cols;
+  const float n = norm[r];
+  const float inv = n > 0.0f ? 1.0f / n : 0.0f;
+  float dot = 0.0f;
+  for (int i = threadIdx.x; i < cols; i += 32) dot = fmaf(vr[i] * inv, gr[i], dot);
+  dot = pipe_warp_sum(dot);
+  const float s = g[r] * inv;
+  for (int i = threadIdx.x; i < cols; i += 32)
+    gv[(size_t)r * cols + i] = s * (gr[i] - vr[i] * inv * dot);
+  if (threadIdx.x == 0 && gg != nullptr) gg[r] = dot;
+}
