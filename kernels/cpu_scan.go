@@ -1,0 +1,245 @@
+package kernels
+
+import "math"
+
+// scanCk is the chunk length of the backward's recomputation: the backward
+// keeps the state at every scanCk-th step and recomputes the states inside
+// one chunk at a time (memory (L/scanCk + scanCk)·P·N per worker).
+const scanCk = 32
+
+type scanArgs struct {
+	s                         ScanShape
+	x, dt, A, B, C, D, y, fin []float32
+	gy                        []float32
+	gx, gdt, gB, gC           []float32
+	part                      []float32 // (Batch, H, 2): per (b,h) gA, gD
+	rev                       bool
+	cpu                       *CPU
+}
+
+// pos returns the time index of the i-th step.
+func (a *scanArgs) pos(i int) int {
+	if a.rev {
+		return a.s.L - 1 - i
+	}
+	return i
+}
+
+type scanFwdTask struct{ scanArgs }
+
+func (k *scanFwdTask) run(w, item int) {
+	c := k.c()
+	s := k.s
+	b, h := item/s.H, item%s.H
+	g := h / (s.H / s.G)
+	P, N := s.P, s.N
+	st := c.work(w, P*N)
+	clear(st)
+	Ah := float64(k.A[h])
+	var Dh float32
+	if k.D != nil {
+		Dh = k.D[h]
+	}
+	for i := 0; i < s.L; i++ {
+		t := k.pos(i)
+		bt := b*s.L + t
+		dt := k.dt[bt*s.H+h]
+		a := float32(math.Exp(float64(dt) * Ah))
+		x := k.x[(bt*s.H+h)*P : (bt*s.H+h+1)*P]
+		B := k.B[(bt*s.G+g)*N : (bt*s.G+g+1)*N]
+		C := k.C[(bt*s.G+g)*N : (bt*s.G+g+1)*N]
+		y := k.y[(bt*s.H+h)*P : (bt*s.H+h+1)*P]
+		for p := 0; p < P; p++ {
+			row := st[p*N : (p+1)*N]
+			xp := dt * x[p]
+			var acc float32
+			for n, bn := range B[:len(row)] {
+				v := a*row[n] + xp*bn
+				row[n] = v
+				acc += v * C[n]
+			}
+			y[p] = acc + Dh*x[p]
+		}
+	}
+	if k.fin != nil {
+		copy(k.fin[(b*s.H+h)*P*N:(b*s.H+h+1)*P*N], st)
+	}
+}
+
+// c is set by the backend before each call (see CPU.ScanFwd).
+func (k *scanArgs) c() *CPU { return k.cpu }
+
+type scanBwdTask struct{ scanArgs }
+
+// run handles one (batch, group) pair: its heads in order, so that the
+// group's shared gB and gC are accumulated without races.
+func (k *scanBwdTask) run(w, item int) {
+	s := k.s
+	b, g := item/s.G, item%s.G
+	P, N, PN := s.P, s.N, s.P*s.N
+	hpg := s.H / s.G
+	nck := (s.L + scanCk - 1) / scanCk
+	buf := k.c().work(w, (nck+scanCk+1)*PN)
+	ck, states, gh := buf[:nck*PN], buf[nck*PN:(nck+scanCk)*PN], buf[(nck+scanCk)*PN:]
+	for t := 0; t < s.L; t++ {
+		bt := b*s.L + t
+		clear(k.gB[(bt*s.G+g)*N : (bt*s.G+g+1)*N])
+		clear(k.gC[(bt*s.G+g)*N : (bt*s.G+g+1)*N])
+	}
+	for h := g * hpg; h < (g+1)*hpg; h++ {
+		Ah := float64(k.A[h])
+		Af := k.A[h]
+		var Dh float32
+		if k.D != nil {
+			Dh = k.D[h]
+		}
+		// Forward: keep the state entering every chunk.
+		st := gh
+		clear(st)
+		for i := 0; i < s.L; i++ {
+			if i%scanCk == 0 {
+				copy(ck[(i/scanCk)*PN:(i/scanCk+1)*PN], st)
+			}
+			k.step(st, st, b, g, h, i, Ah)
+		}
+		// Backward, chunk by chunk from the end.
+		clear(gh)
+		var gA, gD float64
+		for c := nck - 1; c >= 0; c-- {
+			lo, hi := c*scanCk, min(s.L, (c+1)*scanCk)
+			prev := ck[c*PN : (c+1)*PN]
+			for i := lo; i < hi; i++ {
+				cur := states[(i-lo)*PN : (i-lo+1)*PN]
+				k.step(prev, cur, b, g, h, i, Ah)
+				prev = cur
+			}
+			for i := hi - 1; i >= lo; i-- {
+				t := k.pos(i)
+				bt := b*s.L + t
+				cur := states[(i-lo)*PN : (i-lo+1)*PN]
+				var hp []float32
+				if i > lo {
+					hp = states[(i-lo-1)*PN : (i-lo)*PN]
+				} else {
+					hp = ck[c*PN : (c+1)*PN]
+				}
+				dt := k.dt[bt*s.H+h]
+				a := float32(math.Exp(float64(dt) * Ah))
+				x := k.x[(bt*s.H+h)*P : (bt*s.H+h+1)*P]
+				gy := k.gy[(bt*s.H+h)*P : (bt*s.H+h+1)*P]
+				gx := k.gx[(bt*s.H+h)*P : (bt*s.H+h+1)*P]
+				B := k.B[(bt*s.G+g)*N : (bt*s.G+g+1)*N]
+				C := k.C[(bt*s.G+g)*N : (bt*s.G+g+1)*N]
+				gB := k.gB[(bt*s.G+g)*N : (bt*s.G+g+1)*N]
+				gC := k.gC[(bt*s.G+g)*N : (bt*s.G+g+1)*N]
+				var gdt, gaa float32
+				for p := 0; p < P; p++ {
+					row := gh[p*N : (p+1)*N]
+					sr := cur[p*N : (p+1)*N]
+					hr := hp[p*N : (p+1)*N]
+					gyp, xp := gy[p], x[p]
+					gD += float64(gyp * xp)
+					var sx, sdt, sa float32
+					for n := range row {
+						v := row[n] + gyp*C[n]
+						row[n] = v
+						gC[n] += sr[n] * gyp
+						sx += v * B[n]
+						gB[n] += dt * v * xp
+						sdt += v * B[n] * xp
+						sa += v * hr[n]
+					}
+					gx[p] = dt*sx + Dh*gyp
+					gdt += sdt
+					gaa += sa
+				}
+				// d/d dt of exp(dt·A)·h_prev is A·a·h_prev; d/dA is dt·a·h_prev.
+				k.gdt[bt*s.H+h] = gdt + Af*a*gaa
+				gA += float64(dt * a * gaa)
+				for j := range gh {
+					gh[j] *= a
+				}
+			}
+		}
+		k.part[(b*s.H+h)*2] = float32(gA)
+		k.part[(b*s.H+h)*2+1] = float32(gD)
+	}
+}
+
+// step advances the state of (b, h) by step i: dst = a·src + dt·x ⊗ B
+// (dst may be src).
+func (k *scanArgs) step(src, dst []float32, b, g, h, i int, Ah float64) {
+	s := k.s
+	t := k.pos(i)
+	bt := b*s.L + t
+	dt := k.dt[bt*s.H+h]
+	a := float32(math.Exp(float64(dt) * Ah))
+	x := k.x[(bt*s.H+h)*s.P : (bt*s.H+h+1)*s.P]
+	B := k.B[(bt*s.G+g)*s.N : (bt*s.G+g+1)*s.N]
+	N := s.N
+	for p, xv := range x {
+		xp := dt * xv
+		sr, dr := src[p*N:(p+1)*N], dst[p*N:(p+1)*N]
+		for n, bn := range B[:len(dr)] {
+			dr[n] = a*sr[n] + xp*bn
+		}
+	}
+}
+
+// ScanFwd implements Scan.
+func (c *CPU) ScanFwd(s ScanShape, x, dt, A, B, C, D, y, final Buffer, rev bool) error {
+	if err := s.Check(); err != nil {
+		return err
+	}
+	nx, nt, nb := s.Batch*s.L*s.H*s.P, s.Batch*s.L*s.H, s.Batch*s.L*s.G*s.N
+	var a args
+	k := &c.tasks.scanFwd
+	k.scanArgs = scanArgs{s: s, rev: rev, cpu: c,
+		x: a.need("scan x", x, nx), dt: a.need("scan dt", dt, nt), A: a.need("scan A", A, s.H),
+		B: a.need("scan B", B, nb), C: a.need("scan C", C, nb), D: a.opt("scan D", D, s.H),
+		y: a.need("scan y", y, nx), fin: a.opt("scan final state", final, s.Batch*s.H*s.P*s.N)}
+	if a.err != nil {
+		return a.err
+	}
+	c.parallel(s.Batch*s.H, k)
+	k.scanArgs = scanArgs{}
+	return nil
+}
+
+// ScanBwd implements Scan.
+func (c *CPU) ScanBwd(s ScanShape, x, dt, A, B, C, D, gy Buffer, g ScanGrads, rev bool) error {
+	if err := s.Check(); err != nil {
+		return err
+	}
+	nx, nt, nb := s.Batch*s.L*s.H*s.P, s.Batch*s.L*s.H, s.Batch*s.L*s.G*s.N
+	var a args
+	k := &c.tasks.scanBwd
+	k.scanArgs = scanArgs{s: s, rev: rev, cpu: c,
+		x: a.need("scan x", x, nx), dt: a.need("scan dt", dt, nt), A: a.need("scan A", A, s.H),
+		B: a.need("scan B", B, nb), C: a.need("scan C", C, nb), D: a.opt("scan D", D, s.H),
+		gy: a.need("scan gy", gy, nx), gx: a.need("scan gx", g.X, nx), gdt: a.need("scan gdt", g.DT, nt),
+		gB: a.need("scan gB", g.B, nb), gC: a.need("scan gC", g.C, nb)}
+	gA := a.need("scan gA", g.A, s.H)
+	gD := a.opt("scan gD", g.D, s.H)
+	if a.err != nil {
+		return a.err
+	}
+	if gD != nil && k.D == nil {
+		return errorf("scan: gD requested without D")
+	}
+	k.part = c.growShared(2 * s.Batch * s.H)
+	c.parallel(s.Batch*s.G, k)
+	for h := 0; h < s.H; h++ {
+		var sa, sd float64
+		for b := 0; b < s.Batch; b++ {
+			sa += float64(k.part[(b*s.H+h)*2])
+			sd += float64(k.part[(b*s.H+h)*2+1])
+		}
+		gA[h] = float32(sa)
+		if gD != nil {
+			gD[h] = float32(sd)
+		}
+	}
+	k.scanArgs = scanArgs{}
+	return nil
+}
