@@ -35,7 +35,7 @@ type CPU struct {
 	wg      sync.WaitGroup // running tasks of the current op
 	closed  bool
 
-	next    atomic.Int64 // next work item of the current op
+	next atomic.Int64 // next work item of the current op
 
 	scratch [][]float32 // per worker
 	shared  []float32   // per op
