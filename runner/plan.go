@@ -304,7 +304,7 @@ func (r *Runner) decide(nodes []*node, n *node, plan bool) error {
 	switch {
 	case last == nil:
 		return run("never ran")
-	case last.Status == StatusRunning:
+	case last.Status == StatusRunning || last.Status == "interrupted":
 		return run("interrupted")
 	case last.Status == StatusFailed:
 		return run("previously failed")

@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -37,6 +38,9 @@ const DBName = "state.db"
 // is refused with a clear message.
 const schemaVersion = "1"
 
+// schemaVersionNum is schemaVersion as a number, to tell newer from unknown.
+const schemaVersionNum = 1
+
 var (
 	bucketMeta     = []byte("meta")
 	bucketRuns     = []byte("runs")
@@ -45,7 +49,28 @@ var (
 	bucketSuccess  = []byte("success")
 	bucketFiles    = []byte("files")
 	bucketKeys     = []byte("keys")
+	bucketRunning  = []byte("running")
+	bucketByRun    = []byte("byrun")
 )
+
+// allBuckets are created by a writable Open.
+var allBuckets = [][]byte{bucketMeta, bucketRuns, bucketAttempts, bucketLatest, bucketSuccess, bucketFiles, bucketKeys, bucketRunning, bucketByRun}
+
+// Attempt and run statuses the state knows. The runner may record others
+// (skipped, blocked); the state treats every status but StatusRunning and
+// StatusSucceeded alike.
+const (
+	StatusRunning     = "running"
+	StatusSucceeded   = "succeeded"
+	StatusFailed      = "failed"
+	StatusCancelled   = "cancelled"
+	StatusInterrupted = "interrupted"
+	StatusSkipped     = "skipped"
+	StatusBlocked     = "blocked"
+)
+
+// interruptedError is the error text of an attempt found running by Open.
+const interruptedError = "interrupted: the pipe that ran it was killed"
 
 // SyncMode says when commits are fsynced.
 type SyncMode int
@@ -85,6 +110,9 @@ type DB struct {
 	asyncErr error // the first failure of an asynchronous write
 	closeMu  sync.Mutex
 	closed   bool
+	// stale: read-only, and no live pipe holds the lock, so what is
+	// recorded as running was interrupted.
+	stale bool
 }
 
 // CorruptError reports a state database that cannot be read.
@@ -118,6 +146,10 @@ func Open(dir string, opts Options) (db *DB, err error) {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			return d, nil // nothing recorded yet: every lookup finds nothing
 		}
+		if info, err := ReadLock(dir); err == nil {
+			host, _ := os.Hostname()
+			d.stale = info == nil || (info.Host == host && !processAlive(info.PID))
+		}
 	} else {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("state directory: %w", err)
@@ -137,6 +169,11 @@ func Open(dir string, opts Options) (db *DB, err error) {
 			err = &CorruptError{Path: path, Err: fmt.Errorf("%v", p)}
 		}
 	}()
+	if !opts.ReadOnly {
+		if err := verify(path, opts.Timeout); err != nil {
+			return nil, err
+		}
+	}
 	bdb, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly, NoFreelistSync: true})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
@@ -167,43 +204,220 @@ func Open(dir string, opts Options) (db *DB, err error) {
 	return d, nil
 }
 
-// check creates the buckets (writable) and checks the schema version.
+// verify reads every page of an existing database at path, read-only, in
+// this goroutine. A writable bbolt open without a stored freelist walks the
+// pages in a goroutine of its own, where a corrupt page's panic cannot be
+// recovered: walking them here first turns that into a *CorruptError.
+func verify(path string, timeout time.Duration) (err error) {
+	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+		return nil // absent or new: bbolt creates it
+	}
+	bdb, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: timeout, ReadOnly: true})
+	if err != nil {
+		return nil // reported by the open that follows
+	}
+	defer bdb.Close()
+	defer func() {
+		if p := recover(); p != nil {
+			err = &CorruptError{Path: path, Err: fmt.Errorf("%v", p)}
+		}
+	}()
+	return bdb.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			return walkBucket(b)
+		})
+	})
+}
+
+// walkBucket visits every key of b and its nested buckets.
+func walkBucket(b *bolt.Bucket) error {
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v == nil {
+			if nb := b.Bucket(k); nb != nil {
+				if err := walkBucket(nb); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// versionError refuses a database of another schema version.
+func versionError(path string, v []byte) error {
+	if n, err := strconv.Atoi(string(v)); err == nil && n > schemaVersionNum {
+		return fmt.Errorf("state database %s has schema version %s, written by a newer pipe; this pipe reads version %s. Use the newer pipe, or move the file away (mv %s %s.new): the next run starts from an empty state",
+			path, v, schemaVersion, path, path)
+	}
+	return &CorruptError{Path: path, Err: fmt.Errorf("unknown schema version %q (this pipe reads version %s)", v, schemaVersion)}
+}
+
+// check checks the schema version and, when writable, creates missing
+// buckets (filling the indexes a database of an older pipe lacks) and marks
+// the attempts and runs left running by a dead pipe as interrupted: the
+// lock is ours, so no live pipe runs them.
 func (d *DB) check() error {
 	path := filepath.Join(d.dir, DBName)
 	if d.opts.ReadOnly {
-		return d.db.View(func(tx *bolt.Tx) error {
+		return d.view(func(tx *bolt.Tx) error {
 			if m := tx.Bucket(bucketMeta); m != nil {
 				if v := m.Get([]byte("version")); v != nil && string(v) != schemaVersion {
-					return fmt.Errorf("state database %s has schema version %s; this pipe reads version %s", path, v, schemaVersion)
+					return versionError(path, v)
 				}
 			}
 			return nil
 		})
 	}
 	ready := false
-	_ = d.db.View(func(tx *bolt.Tx) error {
+	if err := d.view(func(tx *bolt.Tx) error {
 		m := tx.Bucket(bucketMeta)
+		if m != nil {
+			if v := m.Get([]byte("version")); v != nil && string(v) != schemaVersion {
+				return versionError(path, v)
+			}
+		}
 		ready = m != nil && string(m.Get([]byte("version"))) == schemaVersion
-		for _, b := range [][]byte{bucketRuns, bucketAttempts, bucketLatest, bucketSuccess, bucketFiles, bucketKeys} {
+		for _, b := range allBuckets {
 			ready = ready && tx.Bucket(b) != nil
 		}
+		if ready {
+			ready = tx.Bucket(bucketRunning).Stats().KeyN == 0 && !hasRunningRun(tx)
+		}
 		return nil
-	})
+	}); err != nil {
+		return err
+	}
 	if ready {
 		return nil
 	}
-	return d.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketRuns, bucketAttempts, bucketLatest, bucketSuccess, bucketFiles, bucketKeys} {
+	return d.update(func(tx *bolt.Tx) error {
+		missing := map[string]bool{}
+		for _, b := range allBuckets {
+			if tx.Bucket(b) == nil {
+				missing[string(b)] = true
+			}
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return &CorruptError{Path: path, Err: err}
 			}
 		}
 		m := tx.Bucket(bucketMeta)
 		if v := m.Get([]byte("version")); v != nil && string(v) != schemaVersion {
-			return fmt.Errorf("state database %s has schema version %s; this pipe reads version %s", path, v, schemaVersion)
+			return versionError(path, v)
 		}
-		return m.Put([]byte("version"), []byte(schemaVersion))
+		if err := m.Put([]byte("version"), []byte(schemaVersion)); err != nil {
+			return err
+		}
+		if err := migrate(tx, missing); err != nil {
+			return &CorruptError{Path: path, Err: err}
+		}
+		return interruptLeftovers(tx)
 	})
+}
+
+// hasRunningRun reports whether a run is recorded as running.
+func hasRunningRun(tx *bolt.Tx) bool {
+	c := tx.Bucket(bucketRuns).Cursor()
+	for k, v := c.Last(); k != nil; k, v = c.Prev() {
+		if bytes.Contains(v, []byte(`"status":"running"`)) {
+			return true
+		}
+	}
+	return false
+}
+
+// migrate fills the indexes of a database written before they existed.
+func migrate(tx *bolt.Tx, missing map[string]bool) error {
+	attempts := tx.Bucket(bucketAttempts)
+	if missing[string(bucketRunning)] {
+		// Only a stage's latest attempt can still be running.
+		if err := tx.Bucket(bucketLatest).ForEach(func(_, k []byte) error {
+			if v := attempts.Get(k); v != nil && bytes.Contains(v, []byte(`"status":"running"`)) {
+				return tx.Bucket(bucketRunning).Put(k, nil)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	if missing[string(bucketByRun)] {
+		byRun := tx.Bucket(bucketByRun)
+		return attempts.ForEach(func(k, _ []byte) error {
+			stage, run, n, ok := splitAttemptKey(k)
+			if !ok {
+				return fmt.Errorf("malformed attempt key %q", k)
+			}
+			return byRun.Put(runKey(run, stage, n), nil)
+		})
+	}
+	return nil
+}
+
+// interruptLeftovers marks attempts and runs still recorded as running as
+// interrupted (their end stays unknown).
+func interruptLeftovers(tx *bolt.Tx) error {
+	attempts, running := tx.Bucket(bucketAttempts), tx.Bucket(bucketRunning)
+	var keys [][]byte
+	if err := running.ForEach(func(k, _ []byte) error {
+		keys = append(keys, bytes.Clone(k))
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if v := attempts.Get(k); v != nil {
+			a := new(Attempt)
+			if err := json.Unmarshal(v, a); err != nil {
+				return fmt.Errorf("attempt %q: %w", k, err)
+			}
+			if a.Status == StatusRunning {
+				a.Status = StatusInterrupted // End stays unknown
+				if a.Error == "" {
+					a.Error = interruptedError
+				}
+				b, err := json.Marshal(a)
+				if err != nil {
+					return err
+				}
+				if err := attempts.Put(k, b); err != nil {
+					return err
+				}
+			}
+		}
+		if err := running.Delete(k); err != nil {
+			return err
+		}
+	}
+	runs := tx.Bucket(bucketRuns)
+	type kv struct{ k, v []byte }
+	var fix []kv
+	if err := runs.ForEach(func(k, v []byte) error {
+		if !bytes.Contains(v, []byte(`"status":"running"`)) {
+			return nil
+		}
+		r := new(Run)
+		if err := json.Unmarshal(v, r); err != nil {
+			return fmt.Errorf("run %q: %w", k, err)
+		}
+		if r.Status != StatusRunning {
+			return nil
+		}
+		r.Status = StatusInterrupted
+		b, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		fix = append(fix, kv{bytes.Clone(k), b})
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, f := range fix {
+		if err := runs.Put(f.k, f.v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Dir returns the state directory.
@@ -322,7 +536,7 @@ func (d *DB) writer() {
 		}
 		d.db.NoSync = !full
 		errs := make([]error, len(batch))
-		err := d.db.Update(func(tx *bolt.Tx) error {
+		err := d.update(func(tx *bolt.Tx) error {
 			for i, r := range batch {
 				errs[i] = r.fn(tx)
 			}
@@ -392,6 +606,24 @@ func attemptKey(stage, run string, attempt int) []byte {
 	return binary.BigEndian.AppendUint32(k, uint32(attempt))
 }
 
+// splitAttemptKey is the inverse of attemptKey.
+func splitAttemptKey(k []byte) (stage, run string, attempt int, ok bool) {
+	if len(k) < 6 || k[len(k)-5] != 0 {
+		return "", "", 0, false
+	}
+	i := bytes.IndexByte(k, 0)
+	if i < 0 || i >= len(k)-5 {
+		return "", "", 0, false
+	}
+	return string(k[:i]), string(k[i+1 : len(k)-5]), int(binary.BigEndian.Uint32(k[len(k)-4:])), true
+}
+
+// runKey is run NUL stage NUL attempt (4 bytes big-endian): the by-run
+// index, whose keys alone name the attempt.
+func runKey(run, stage string, attempt int) []byte {
+	return attemptKey(run, stage, attempt)
+}
+
 // PutRun records r (replacing the record of the same id). A finished run
 // (End set) is fsynced under SyncFull.
 func (d *DB) PutRun(r *Run) error {
@@ -423,34 +655,66 @@ func (d *DB) PutAttempt(a *Attempt) error {
 			return err
 		}
 	}
+	// The write may run after PutAttempt returned (a running attempt is
+	// queued): the closure holds copies, never a, which the caller may
+	// change at once.
+	stage, status, fp := []byte(a.Stage), a.Status, []byte(a.Fingerprint)
 	k := attemptKey(a.Stage, a.Run, a.Attempt)
+	rk := runKey(a.Run, a.Stage, a.Attempt)
 	done := !a.End.IsZero()
 	return d.write(done, !done, func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketAttempts).Put(k, v); err != nil {
 			return err
 		}
-		if kb := tx.Bucket(bucketKeys); keys != nil && kb.Get([]byte(a.Fingerprint)) == nil {
-			if err := kb.Put([]byte(a.Fingerprint), keys); err != nil {
+		if kb := tx.Bucket(bucketKeys); keys != nil && kb.Get(fp) == nil {
+			if err := kb.Put(fp, keys); err != nil {
 				return err
 			}
 		}
-		if err := tx.Bucket(bucketLatest).Put([]byte(a.Stage), k); err != nil {
+		if err := tx.Bucket(bucketLatest).Put(stage, k); err != nil {
 			return err
 		}
-		if a.Status == "succeeded" {
-			return tx.Bucket(bucketSuccess).Put([]byte(a.Stage), k)
+		if err := tx.Bucket(bucketByRun).Put(rk, nil); err != nil {
+			return err
+		}
+		if status == StatusRunning {
+			if err := tx.Bucket(bucketRunning).Put(k, nil); err != nil {
+				return err
+			}
+		} else if err := tx.Bucket(bucketRunning).Delete(k); err != nil {
+			return err
+		}
+		if status == StatusSucceeded {
+			return tx.Bucket(bucketSuccess).Put(stage, k)
 		}
 		return nil
 	})
 }
 
 // view runs fn in a read transaction; without a database (read-only open
-// of a fresh directory) it does nothing.
-func (d *DB) view(fn func(tx *bolt.Tx) error) error {
+// of a fresh directory) it does nothing. bbolt panics on some corrupt
+// pages: the panic becomes a *CorruptError.
+func (d *DB) view(fn func(tx *bolt.Tx) error) (err error) {
 	if d.db == nil {
 		return nil
 	}
+	defer d.recoverCorrupt(&err)
 	return d.db.View(fn)
+}
+
+// update runs fn in a write transaction of its own (Open only; later
+// writes go through the writer goroutine).
+func (d *DB) update(fn func(tx *bolt.Tx) error) (err error) {
+	defer d.recoverCorrupt(&err)
+	return d.db.Update(fn)
+}
+
+// recoverCorrupt turns a panic of bbolt (a corrupt page) into a
+// *CorruptError in *err. Deferred directly.
+func (d *DB) recoverCorrupt(err *error) {
+	if p := recover(); p != nil {
+		*err = &CorruptError{Path: filepath.Join(d.dir, DBName), Err: fmt.Errorf("%v", p)}
+	}
 }
 
 // indexed returns the attempt an index bucket points to for stage.
@@ -469,13 +733,41 @@ func (d *DB) indexed(bucket []byte, stage string) (*Attempt, error) {
 		if v == nil {
 			return fmt.Errorf("state: index of stage %s points to a missing attempt", stage)
 		}
-		a = new(Attempt)
-		if err := json.Unmarshal(v, a); err != nil {
-			return &CorruptError{Path: filepath.Join(d.dir, DBName), Err: fmt.Errorf("attempt %q: %w", k, err)}
-		}
-		return nil
+		var err error
+		a, err = d.decodeAttempt(k, v)
+		return err
 	})
 	return a, err
+}
+
+// decodeAttempt decodes the attempt record v stored under k. In a
+// read-only view of a state no live pipe holds, a running attempt shows as
+// interrupted (the next writable Open records it so).
+func (d *DB) decodeAttempt(k, v []byte) (*Attempt, error) {
+	a := new(Attempt)
+	if err := json.Unmarshal(v, a); err != nil {
+		return nil, &CorruptError{Path: filepath.Join(d.dir, DBName), Err: fmt.Errorf("attempt %q: %w", k, err)}
+	}
+	if d.stale && a.Status == StatusRunning {
+		a.Status = StatusInterrupted
+		if a.Error == "" {
+			a.Error = interruptedError
+		}
+	}
+	return a, nil
+}
+
+// decodeRun decodes the run record v stored under k (running shows as
+// interrupted like attempts, see decodeAttempt).
+func (d *DB) decodeRun(k, v []byte) (*Run, error) {
+	r := new(Run)
+	if err := json.Unmarshal(v, r); err != nil {
+		return nil, &CorruptError{Path: filepath.Join(d.dir, DBName), Err: fmt.Errorf("run %q: %w", k, err)}
+	}
+	if d.stale && r.Status == StatusRunning {
+		r.Status = StatusInterrupted
+	}
+	return r, nil
 }
 
 // Latest returns the most recent attempt of stage, nil if it never ran.
@@ -513,9 +805,9 @@ func (d *DB) Runs() ([]*Run, error) {
 			return nil
 		}
 		return b.ForEach(func(k, v []byte) error {
-			r := new(Run)
-			if err := json.Unmarshal(v, r); err != nil {
-				return &CorruptError{Path: filepath.Join(d.dir, DBName), Err: fmt.Errorf("run %q: %w", k, err)}
+			r, err := d.decodeRun(k, v)
+			if err != nil {
+				return err
 			}
 			out = append(out, r)
 			return nil
@@ -536,8 +828,9 @@ func (d *DB) Run(id string) (*Run, error) {
 		if v == nil {
 			return nil
 		}
-		r = new(Run)
-		return json.Unmarshal(v, r)
+		var err error
+		r, err = d.decodeRun([]byte(id), v)
+		return err
 	})
 	return r, err
 }
@@ -557,9 +850,9 @@ func (d *DB) Attempts(stage string) ([]*Attempt, error) {
 			prefix = append([]byte(stage), 0)
 		}
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			a := new(Attempt)
-			if err := json.Unmarshal(v, a); err != nil {
-				return &CorruptError{Path: filepath.Join(d.dir, DBName), Err: fmt.Errorf("attempt %q: %w", k, err)}
+			a, err := d.decodeAttempt(k, v)
+			if err != nil {
+				return err
 			}
 			out = append(out, a)
 		}
@@ -568,20 +861,37 @@ func (d *DB) Attempts(stage string) ([]*Attempt, error) {
 	return out, err
 }
 
-// RunAttempts returns the attempts of run id, by stage then attempt.
+// RunAttempts returns the attempts of run id, ordered by start time (a
+// prefix scan of the by-run index: the cost does not grow with other runs).
 func (d *DB) RunAttempts(id string) ([]*Attempt, error) {
-	all, err := d.Attempts("")
-	if err != nil {
-		return nil, err
-	}
 	var out []*Attempt
-	for _, a := range all {
-		if a.Run == id {
+	err := d.view(func(tx *bolt.Tx) error {
+		idx, attempts := tx.Bucket(bucketByRun), tx.Bucket(bucketAttempts)
+		if idx == nil || attempts == nil {
+			return nil
+		}
+		prefix := append([]byte(id), 0)
+		c := idx.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			run, stage, n, ok := splitAttemptKey(k)
+			if !ok || run != id {
+				continue // a run id with a NUL: not ours
+			}
+			ak := attemptKey(stage, run, n)
+			v := attempts.Get(ak)
+			if v == nil {
+				continue
+			}
+			a, err := d.decodeAttempt(ak, v)
+			if err != nil {
+				return err
+			}
 			out = append(out, a)
 		}
-	}
+		return nil
+	})
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
-	return out, nil
+	return out, err
 }
 
 // LogPath is the log file of one attempt: <dir>/logs/<run>/<stage>.<attempt>.log.
