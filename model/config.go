@@ -71,15 +71,16 @@ type Config struct {
 }
 
 // Demo is the V3 architecture scaled down to train on two CPU cores on
-// 8 s windows at 256 Hz (2048 samples, 64 steps after the downsample).
+// 8 s windows at 256 Hz (2048 samples, 32 steps of 0.25 s after the
+// downsample).
 func Demo() Config {
 	return Config{
 		Preset: "demo", Device: "cpu", Precision: "fp32",
 		EncChannels: []int{16, 16, 16, 16}, EncKernel: 7, EncDilations: []int{1, 4, 16, 64}, Dropout: 0.1,
-		Downsample: 32, DModel: 32,
+		Downsample: 64, DModel: 32,
 		Electrodes: 19, NodeDim: 16,
 		NodeLayers: 2, NodeDState: 8, NodeHeadDim: 8, DConv: 4, Expand: 2,
-		EdgeDim: 8, EdgeLayers: 1, EdgeDState: 4, EdgeHeadDim: 4,
+		EdgeDim: 4, EdgeLayers: 1, EdgeDState: 4, EdgeHeadDim: 4,
 		TopK: 3, GraphLayers: 2, SSGAlpha: 0.05, SSGK: 2,
 		LapPEDim: 4,
 	}
