@@ -141,3 +141,15 @@ func processAlive(pid int) bool {
 	err := syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
+
+// LockHolder returns the lock of the state directory dir and whether its
+// holder may be running: a live process of this host, or any process of
+// another host (which cannot be checked from here).
+func LockHolder(dir string) (*LockInfo, bool) {
+	info, err := ReadLock(dir)
+	if err != nil || info == nil {
+		return info, false
+	}
+	host, _ := os.Hostname()
+	return info, info.Host != host || processAlive(info.PID)
+}
