@@ -251,3 +251,5 @@ func (a *args) check(err error) {
 		a.err = err
 	}
 }
+
+var _ Backend = (*CPU)(nil)
