@@ -29,3 +29,21 @@ func BenchmarkDemoStep(b *testing.B) {
 	}
 	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "windows/s")
 }
+
+// BenchmarkJacobi19 is the Laplacian PE's cost per window step: one
+// eigendecomposition of a 19×19 symmetric matrix.
+func BenchmarkJacobi19(b *testing.B) {
+	const n = 19
+	src := make([]float64, n*n)
+	x := randInput(n*n, 3)
+	for i := 0; i < n; i++ {
+		for j := i; j < n; j++ {
+			src[i*n+j], src[j*n+i] = float64(x[i*n+j]), float64(x[i*n+j])
+		}
+	}
+	a, v := make([]float64, n*n), make([]float64, n*n)
+	for i := 0; i < b.N; i++ {
+		copy(a, src)
+		jacobiEigen(a, v, n)
+	}
+}

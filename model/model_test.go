@@ -275,3 +275,81 @@ func TestExpf(t *testing.T) {
 		t.Fatal("special values")
 	}
 }
+
+func TestJacobiEigen(t *testing.T) {
+	const n = 7
+	r := rand.New(rand.NewPCG(3, 4))
+	a := make([]float64, n*n)
+	for i := 0; i < n; i++ {
+		for j := i; j < n; j++ {
+			v := r.NormFloat64()
+			a[i*n+j], a[j*n+i] = v, v
+		}
+	}
+	orig := append([]float64(nil), a...)
+	v := make([]float64, n*n)
+	order := jacobiEigen(a, v, n)
+	prev := math.Inf(-1)
+	for _, c := range order {
+		lam := a[c*n+c]
+		if lam < prev {
+			t.Fatalf("eigenvalues not increasing: %v after %v", lam, prev)
+		}
+		prev = lam
+		for i := 0; i < n; i++ {
+			var av float64
+			for j := 0; j < n; j++ {
+				av += orig[i*n+j] * v[j*n+c]
+			}
+			if math.Abs(av-lam*v[i*n+c]) > 1e-9 {
+				t.Fatalf("A v != λ v for eigenvalue %v", lam)
+			}
+		}
+	}
+}
+
+// TestLapPE: the positional encoding's projection gets the gradient of
+// finite differences (the eigenvectors themselves are an input, not
+// differentiated), and a model with it trains every parameter.
+func TestLapPE(t *testing.T) {
+	cfg := tiny()
+	cfg.LapPE, cfg.LapPEDim = true, 2
+	b, l, ch := 2, 6*cfg.Downsample, 3
+	n, err := New(cfg, ch, l, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.SetDebugFinite(true)
+	x := randInput(b*ch*l, 11)
+	r := randInput(b*l, 12)
+	lossOf(t, n, x, b, l, r)
+	n.graph.frozen = true
+	n.ZeroGrad()
+	if err := n.Backward(r); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*Param{n.lappe.w, n.lappe.b} {
+		for i := range p.W {
+			w0 := p.W[i]
+			h := float32(1e-3)
+			p.W[i] = w0 + h
+			lp := lossOf(t, n, x, b, l, r)
+			p.W[i] = w0 - h
+			lm := lossOf(t, n, x, b, l, r)
+			p.W[i] = w0
+			num := (lp - lm) / (2 * float64(h))
+			if math.Abs(num-float64(p.G[i])) > 3e-2*math.Max(0.3, math.Abs(num)) {
+				t.Errorf("%s[%d]: analytic %v numeric %v", p.Name, i, p.G[i], num)
+			}
+		}
+	}
+	for _, p := range n.Params() {
+		nz := false
+		for _, g := range p.G {
+			nz = nz || g != 0
+		}
+		if !nz {
+			t.Errorf("%s: gradient is all zero", p.Name)
+		}
+	}
+}

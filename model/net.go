@@ -25,6 +25,8 @@ type V3 struct {
 	edgeOut, edgeB *Param
 	graph          *dynGraph
 	ssg            []*ssgLayer
+	lappe          *lapPE
+	gIn            []float32
 	fuse, fuseB    *Param
 	head, headB    *Param
 
@@ -60,9 +62,6 @@ func New(c Config, channels int, length int, seed uint64) (*V3, error) {
 	if err := c.CheckInput(channels, length); err != nil {
 		return nil, err
 	}
-	if c.LapPE {
-		return nil, errors.New("model config: lap_pe = true is not implemented in this version of the model (leave it off)")
-	}
 	ps := newParamSet(seed)
 	n := &V3{cfg: c, channels: channels}
 	in := channels
@@ -93,6 +92,9 @@ func New(c Config, channels int, length int, seed uint64) (*V3, error) {
 		n.graph = &dynGraph{e: c.Electrodes, p: c.Pairs(), k: c.TopK, pi: n.cos.pi, pj: n.cos.pj}
 		for i := 0; i < c.GraphLayers; i++ {
 			n.ssg = append(n.ssg, newSSG(ps, fmt.Sprintf("graph.%d", i), n.graph, c.NodeDim, c.SSGK, c.SSGAlpha))
+		}
+		if c.LapPE {
+			n.lappe = newLapPE(ps, c.Electrodes, c.LapPEDim, c.NodeDim)
 		}
 	}
 	fin := n.fusionIn()
@@ -229,7 +231,16 @@ func (n *V3) Forward(x []float32, batch, length int, train bool, seed uint64) ([
 		n.graph.build(n.ew, B, L)
 		for i, layer := range n.ssg {
 			n.gAct[i+1] = grow(n.gAct[i+1], B*L*E*F)
-			layer.forward(n.gAct[i+1], n.gAct[i])
+			in := n.gAct[i]
+			if i == 0 && n.lappe != nil {
+				n.gIn = grow(n.gIn, B*L*E*F)
+				n.lappe.forward(n.gIn, in, n.graph, F)
+				if err := n.check("lappe", n.gIn); err != nil {
+					return nil, err
+				}
+				in = n.gIn
+			}
+			layer.forward(n.gAct[i+1], in)
 			if err := n.check(fmt.Sprintf("graph.%d", i), n.gAct[i+1]); err != nil {
 				return nil, err
 			}
@@ -387,6 +398,9 @@ func (n *V3) Backward(dlogits []float32) error {
 		for i := len(n.ssg) - 1; i >= 0; i-- {
 			n.ssg[i].backward(n.dg2, n.dg)
 			n.dg, n.dg2 = n.dg2, n.dg
+		}
+		if n.lappe != nil {
+			n.lappe.backward(n.dg, B*L*E, F)
 		}
 	} else {
 		clear(n.dg)
