@@ -1,15 +1,18 @@
 // Package execkind is the `exec` stage kind: it runs the stage's command —
 // a string through `sh -c`, a list as argv — in the stage's working
 // directory with the stage's env added to pipe's environment, in a process
-// group of its own that dies with pipe (Pdeathsig). When the stage is
-// cancelled (Ctrl-C, timeout) the whole group gets SIGTERM, then SIGKILL
-// after a grace period.
+// group of its own whose leader dies with pipe (Pdeathsig). When the stage
+// is cancelled (Ctrl-C, timeout) the whole group gets SIGTERM, then SIGKILL
+// after a grace period. When the command exits, whatever it left running
+// in its group (background jobs) is killed, so a stage never outlives its
+// command and never holds its output open.
 package execkind
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -26,7 +29,11 @@ import (
 )
 
 // DefaultGrace is the time between SIGTERM and SIGKILL on cancellation.
-const DefaultGrace = 5 * time.Second
+const DefaultGrace = 10 * time.Second
+
+// drainLimit bounds the wait for the output of processes that left the
+// stage's process group (setsid daemons) once the command exited.
+const drainLimit = 2 * time.Second
 
 // Kind is the exec kind.
 type Kind struct {
@@ -34,11 +41,25 @@ type Kind struct {
 	paths sync.Map // PATH + NUL + name -> resolved path: thousands of tiny stages look up once
 }
 
-// New returns the exec kind with the default grace period.
-func New() *Kind { return &Kind{grace: DefaultGrace} }
+// Option configures New.
+type Option func(*Kind)
 
-// NewWithGrace returns the exec kind with grace between SIGTERM and SIGKILL.
-func NewWithGrace(grace time.Duration) *Kind { return &Kind{grace: grace} }
+// WithGrace sets the time between SIGTERM and SIGKILL when a stage is
+// cancelled (default DefaultGrace).
+func WithGrace(grace time.Duration) Option { return func(k *Kind) { k.grace = grace } }
+
+// New returns the exec kind.
+func New(opts ...Option) *Kind {
+	k := &Kind{grace: DefaultGrace}
+	for _, o := range opts {
+		o(k)
+	}
+	return k
+}
+
+// NewWithGrace returns the exec kind with grace between SIGTERM and
+// SIGKILL; the same as New(WithGrace(grace)).
+func NewWithGrace(grace time.Duration) *Kind { return New(WithGrace(grace)) }
 
 // Name implements stages.Kind.
 func (*Kind) Name() string { return "exec" }
@@ -90,16 +111,18 @@ func (k *Kind) Run(ctx context.Context, r *stages.Run) (*stages.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	out, err := newOutputs(r.Stdout, r.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer out.abort()
 	cmd := &exec.Cmd{
 		Path:   path,
 		Args:   argv,
 		Dir:    r.Workdir,
 		Env:    environ(r.Env),
-		Stdout: r.Stdout,
-		Stderr: r.Stderr,
-		// A background process that keeps stdout open does not hold the
-		// stage once the command exited.
-		WaitDelay: 2 * time.Second,
+		Stdout: out.stdout,
+		Stderr: out.stderr,
 		SysProcAttr: &syscall.SysProcAttr{
 			Setpgid:   true,
 			Pdeathsig: syscall.SIGKILL,
@@ -113,6 +136,7 @@ func (k *Kind) Run(ctx context.Context, r *stages.Run) (*stages.Result, error) {
 	runtime.LockOSThread()
 	err = cmd.Start()
 	runtime.UnlockOSThread()
+	out.started()
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", argv[0], err)
 	}
@@ -135,9 +159,13 @@ func (k *Kind) Run(ctx context.Context, r *stages.Run) (*stages.Result, error) {
 	}()
 	err = cmd.Wait()
 	close(waited)
+	// The leader exited: what is left of its group (background jobs,
+	// children that ignored SIGTERM) goes too, which also closes the
+	// output pipes they hold.
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	out.drain(drainLimit)
 	if err != nil {
 		if ctx.Err() != nil {
-			_ = syscall.Kill(-pgid, syscall.SIGKILL) // what ignored SIGTERM
 			return nil, fmt.Errorf("%w (%v)", context.Cause(ctx), err)
 		}
 		var ee *exec.ExitError
@@ -150,6 +178,96 @@ func (k *Kind) Run(ctx context.Context, r *stages.Run) (*stages.Result, error) {
 		return nil, err
 	}
 	return &stages.Result{}, nil
+}
+
+// outputs connects the command's stdout and stderr to the stage's
+// writers. A writer that is a file is handed to the command as it is;
+// others are fed from a pipe that pipe reads, shared when stdout and stderr
+// are one writer (so their lines keep their order). Unlike exec.Cmd's own
+// pipes, waiting for the command does not wait for the pipes: the process
+// group is killed first, then the pipes are drained.
+type outputs struct {
+	stdout, stderr *os.File
+	ours           []*os.File // write ends to close once the child has them
+	readers        []*os.File
+	done           chan struct{}
+	n              int
+}
+
+func newOutputs(stdout, stderr io.Writer) (*outputs, error) {
+	o := &outputs{done: make(chan struct{}, 2)}
+	var err error
+	if o.stdout, err = o.connect(stdout); err != nil {
+		o.abort()
+		return nil, err
+	}
+	if stderr == stdout {
+		o.stderr = o.stdout
+	} else if o.stderr, err = o.connect(stderr); err != nil {
+		o.abort()
+		return nil, err
+	}
+	return o, nil
+}
+
+// connect returns the file the command writes for w.
+func (o *outputs) connect(w io.Writer) (*os.File, error) {
+	if w == nil {
+		return nil, nil // exec.Cmd: the null device
+	}
+	if f, ok := w.(*os.File); ok {
+		return f, nil
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("output pipe: %w", err)
+	}
+	o.ours = append(o.ours, pw)
+	o.readers = append(o.readers, pr)
+	o.n++
+	go func() {
+		_, _ = io.Copy(w, pr)
+		o.done <- struct{}{}
+	}()
+	return pw, nil
+}
+
+// started closes pipe's copies of the write ends (the child has its own).
+func (o *outputs) started() {
+	for _, f := range o.ours {
+		f.Close()
+	}
+	o.ours = nil
+}
+
+// drain waits until every pipe reached end of file (all writers gone), at
+// most limit; then it closes the read ends.
+func (o *outputs) drain(limit time.Duration) {
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	for ; o.n > 0; o.n-- {
+		select {
+		case <-o.done:
+		case <-t.C:
+			o.abort()
+			for ; o.n > 0; o.n-- {
+				<-o.done
+			}
+			return
+		}
+	}
+	o.abort()
+}
+
+// abort closes every pipe end still open.
+func (o *outputs) abort() {
+	for _, f := range o.ours {
+		f.Close()
+	}
+	for _, f := range o.readers {
+		f.Close()
+	}
+	o.ours, o.readers = nil, nil
 }
 
 // lookPath resolves name like the shell; names with a slash are used as

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -108,5 +110,120 @@ func TestCancelKillsGroup(t *testing.T) {
 			t.Fatalf("background child %d survived the cancellation", pid)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestMain lets the test binary act as pipe for TestDiesWithPipe: with
+// EXECKIND_HELPER set it runs that command through the kind.
+func TestMain(m *testing.M) {
+	if sh := os.Getenv("EXECKIND_HELPER"); sh != "" {
+		_, err := New().Run(context.Background(), &stages.Run{Shell: sh, Workdir: os.Getenv("EXECKIND_DIR"), Progress: stages.NopProgress{}})
+		fmt.Println("helper:", err)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// gone waits until pid has exited (or is a zombie waiting for init).
+func gone(t *testing.T, pid int, what string) {
+	t.Helper()
+	for i := 0; ; i++ {
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			return
+		}
+		if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil {
+			if f := strings.Fields(string(b)); len(f) > 2 && f[2] == "Z" {
+				return
+			}
+		}
+		if i > 300 {
+			t.Fatalf("%s (PID %d) survived", what, pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// readPID waits for a file holding a PID.
+func readPID(t *testing.T, path string) int {
+	t.Helper()
+	for i := 0; i < 1000; i++ {
+		b, _ := os.ReadFile(path)
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 && strings.HasSuffix(string(b), "\n") {
+			return pid
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no PID in %s", path)
+	return 0
+}
+
+// TestDiesWithPipe: the command dies when the pipe running it is killed
+// with SIGKILL (Pdeathsig).
+func TestDiesWithPipe(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	helper := exec.Command(os.Args[0], "-test.run=^$")
+	helper.Env = append(os.Environ(), "EXECKIND_HELPER=echo $$ > cmd.pid; exec sleep 60", "EXECKIND_DIR="+dir)
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := readPID(t, filepath.Join(dir, "cmd.pid"))
+	helper.Process.Signal(syscall.SIGKILL)
+	helper.Wait()
+	gone(t, pid, "the command of a killed pipe")
+}
+
+// TestLeftoversKilled: a background job does not hold the stage after its
+// command exited, and is killed with the group.
+func TestLeftoversKilled(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	start := time.Now()
+	out, err := run(t, New(), context.Background(), &stages.Run{Shell: "sleep 30 & echo $! > bg.pid; echo done", Workdir: dir})
+	if err != nil || out != "done\n" {
+		t.Fatalf("%q, %v", out, err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the stage waited %v for its background job", d)
+	}
+	gone(t, readPID(t, filepath.Join(dir, "bg.pid")), "the background job")
+}
+
+// TestOutputOrder: with one writer for stdout and stderr, lines keep the
+// order the command wrote them in; separate writers get their own stream.
+func TestOutputOrder(t *testing.T) {
+	t.Parallel()
+	sh := "for i in 1 2 3; do echo out$i; echo err$i >&2; done"
+	out, err := run(t, New(), context.Background(), &stages.Run{Shell: sh})
+	if want := "out1\nerr1\nout2\nerr2\nout3\nerr3\n"; err != nil || out != want {
+		t.Errorf("one writer: %q, %v; want %q", out, err, want)
+	}
+	var o, e bytes.Buffer
+	if _, err := New().Run(context.Background(), &stages.Run{Shell: sh, Workdir: t.TempDir(), Stdout: &o, Stderr: &e, Progress: stages.NopProgress{}}); err != nil {
+		t.Fatal(err)
+	}
+	if o.String() != "out1\nout2\nout3\n" || e.String() != "err1\nerr2\nerr3\n" {
+		t.Errorf("two writers: %q %q", o.String(), e.String())
+	}
+	// A file is handed to the command as it is.
+	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := New().Run(context.Background(), &stages.Run{Shell: sh, Workdir: t.TempDir(), Stdout: f, Stderr: f, Progress: stages.NopProgress{}}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(f.Name()); string(b) != "out1\nerr1\nout2\nerr2\nout3\nerr3\n" {
+		t.Errorf("file: %q", b)
+	}
+}
+
+func TestOptions(t *testing.T) {
+	if g := New().grace; g != 10*time.Second {
+		t.Errorf("default grace %v", g)
+	}
+	if g := New(WithGrace(time.Second)).grace; g != time.Second {
+		t.Errorf("WithGrace: %v", g)
 	}
 }
