@@ -260,7 +260,12 @@ func (s ConvShape) Check() error {
 	if s.Batch < 1 || s.Cin < 1 || s.Lin < 1 || s.Cout < 1 || s.K < 1 || s.Lout < 1 || s.Stride < 1 || s.Dil < 1 || s.Pad < 0 {
 		return fmt.Errorf("conv shape %+v: sizes must be >= 1 (pad >= 0)", s)
 	}
-	return fits("conv", s.Batch, s.Cin, s.K, s.Lout, s.Cout, s.Lin)
+	for _, n := range [][]int{{s.Batch, s.Cin, s.Lin}, {s.Cout, s.Cin, s.K}, {s.Batch, s.Cout, s.Lout}, {s.Batch, s.Cin * s.K, s.Lout}} {
+		if err := fits("conv", n...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // OutLen returns the output length of a conv of input length lin.

@@ -5,6 +5,7 @@ import (
 	"github.com/pipeml/pipe/stages"
 	"github.com/pipeml/pipe/stages/cachekinds"
 	"github.com/pipeml/pipe/stages/execkind"
+	"github.com/pipeml/pipe/stages/kernelcheck"
 	"github.com/pipeml/pipe/stages/trainkinds"
 )
 
@@ -17,6 +18,7 @@ func newRegistry() (*stages.Registry, error) {
 		cachekinds.NewPopulate(),
 		cachekinds.NewVerify(),
 		cachekinds.NewDemoData(),
+		kernelcheck.New(),
 		trainkinds.NewTrain(model.Builder{}),
 		trainkinds.NewEvaluate(model.Builder{}),
 	)

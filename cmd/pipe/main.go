@@ -96,6 +96,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newFmtCmd,
 		newGraphCmd,
 		newDemoDataCmd,
+		newTestKernelsCmd,
 	} {
 		root.AddCommand(newCmd(g))
 	}

@@ -56,7 +56,7 @@ type Case struct {
 	Flops, Bytes, BwdFlops, BwdBytes float64
 	// Tol is the largest accepted error of the forward relative to the
 	// output's largest magnitude (0: 1e-4); GradTol that of the gradients
-	// (0: 1e-3).
+	// (0: 1e-4).
 	Tol, GradTol float64
 }
 
@@ -102,7 +102,7 @@ func run(b kernels.Backend, c Case, o Options, res *Result) (err error) {
 		tol = 1e-4
 	}
 	if gtol == 0 {
-		gtol = 1e-3
+		gtol = 1e-4
 	}
 	r := rand.New(rand.NewPCG(o.Seed, 0x6b65726e656c73))
 	var bufs []kernels.Buffer
