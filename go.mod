@@ -10,6 +10,7 @@ require (
 require (
 	github.com/google/go-cmp v0.7.0 // indirect
 	go.etcd.io/bbolt v1.5.0 // indirect
+	lukechampine.com/blake3 v1.4.1
 )
 
 require (

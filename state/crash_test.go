@@ -368,3 +368,23 @@ func TestLogPath(t *testing.T) {
 		t.Errorf("%+v %v", a, err)
 	}
 }
+
+func TestLatestAll(t *testing.T) {
+	t.Parallel()
+	db, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Now()
+	db.PutAttempt(&Attempt{Run: "r1", Stage: "a", Attempt: 1, Status: StatusSucceeded, Start: now, End: now})
+	db.PutAttempt(&Attempt{Run: "r2", Stage: "a", Attempt: 1, Status: StatusFailed, Start: now, End: now})
+	l, err := db.LatestAll([]string{"a", "b"})
+	if err != nil || len(l) != 2 || l[0] == nil || l[0].Run != "r2" || l[1] != nil {
+		t.Errorf("LatestAll: %+v, %v", l, err)
+	}
+	s, err := db.LastSuccessAll([]string{"a"})
+	if err != nil || s[0] == nil || s[0].Run != "r1" {
+		t.Errorf("LastSuccessAll: %+v, %v", s, err)
+	}
+}
