@@ -52,8 +52,8 @@ locals {
     demo = {
       window_s   = 8
       stride_s   = 4
-      epochs     = 8
-      max_steps  = 12
+      epochs     = 10
+      max_steps  = 0
       batch_size = 16
       lr         = 2e-3
       clip_norm  = 1
