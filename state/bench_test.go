@@ -149,7 +149,7 @@ func BenchmarkLastSuccess5000(b *testing.B) {
 				a := benchAttempt(fmt.Sprintf("stage-%05d", i))
 				a.Run = fmt.Sprintf("run-%02d", r)
 				a.Status, a.End = StatusSucceeded, time.Now()
-				v, _ := json.Marshal(a)
+				v := encodeAttempt(a)
 				k := attemptKey(a.Stage, a.Run, 1)
 				tx.Bucket(bucketAttempts).Put(k, v)
 				tx.Bucket(bucketLatest).Put([]byte(a.Stage), k)
@@ -205,7 +205,7 @@ func BenchmarkOpen50k(b *testing.B) {
 				a := benchAttempt(fmt.Sprintf("stage-%05d", i))
 				a.Run = fmt.Sprintf("run-%02d", r)
 				a.Status, a.End = StatusSucceeded, time.Now()
-				v, _ := json.Marshal(a)
+				v := encodeAttempt(a)
 				tx.Bucket(bucketAttempts).Put(attemptKey(a.Stage, a.Run, 1), v)
 				tx.Bucket(bucketByRun).Put(runKey(a.Run, a.Stage, 1), nil)
 			}

@@ -384,8 +384,8 @@ func interruptLeftovers(tx *bolt.Tx) error {
 	}
 	for _, k := range keys {
 		if v := attempts.Get(k); v != nil {
-			a := new(Attempt)
-			if err := json.Unmarshal(v, a); err != nil {
+			a, err := decodeAttemptRecord(v)
+			if err != nil {
 				return fmt.Errorf("attempt %q: %w", k, err)
 			}
 			if a.Status == StatusRunning {
@@ -393,11 +393,7 @@ func interruptLeftovers(tx *bolt.Tx) error {
 				if a.Error == "" {
 					a.Error = interruptedError
 				}
-				b, err := json.Marshal(a)
-				if err != nil {
-					return err
-				}
-				if err := attempts.Put(k, b); err != nil {
+				if err := attempts.Put(k, encodeAttempt(a)); err != nil {
 					return err
 				}
 			}
@@ -661,13 +657,9 @@ func (d *DB) PutRun(r *Run) error {
 // committed in order without waiting, since losing it only loses the
 // "interrupted" reason of a stage that runs again anyway.
 func (d *DB) PutAttempt(a *Attempt) error {
-	stored := *a
-	stored.Keys = nil
-	v, err := json.Marshal(&stored)
-	if err != nil {
-		return err
-	}
+	v := encodeAttempt(a)
 	var keys []byte
+	var err error
 	if len(a.Keys) > 0 && a.Fingerprint != "" {
 		if keys, err = json.Marshal(a.Keys); err != nil {
 			return err
@@ -762,8 +754,8 @@ func (d *DB) indexed(bucket []byte, stage string) (*Attempt, error) {
 // read-only view of a state no live pipe holds, a running attempt shows as
 // interrupted (the next writable Open records it so).
 func (d *DB) decodeAttempt(k, v []byte) (*Attempt, error) {
-	a := new(Attempt)
-	if err := json.Unmarshal(v, a); err != nil {
+	a, err := decodeAttemptRecord(v)
+	if err != nil {
 		return nil, &CorruptError{Path: filepath.Join(d.dir, DBName), Err: fmt.Errorf("attempt %q: %w", k, err)}
 	}
 	if d.stale && a.Status == StatusRunning {
