@@ -388,3 +388,41 @@ func TestLatestAll(t *testing.T) {
 		t.Errorf("LastSuccessAll: %+v, %v", s, err)
 	}
 }
+
+// TestLockReusedPID: a lock naming a live process that does not hold its
+// flock (the dead pipe's PID reused) is taken over; unlock removes it.
+func TestLockReusedPID(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	other := exec.Command("sleep", "30")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { other.Process.Kill(); other.Wait() }()
+	host, _ := os.Hostname()
+	b, _ := json.Marshal(LockInfo{PID: other.Process.Pid, Host: host, Start: time.Now().Add(-time.Hour)})
+	os.WriteFile(filepath.Join(dir, lockName), b, 0o644)
+	if info, live := LockHolder(dir); info == nil || live {
+		t.Errorf("LockHolder: %+v, live %v", info, live)
+	}
+	var warned string
+	db, err := Open(dir, Options{Warn: func(s string) { warned = s }})
+	if err != nil {
+		t.Fatalf("lock of a reused PID not taken over: %v", err)
+	}
+	if !strings.Contains(warned, "does not hold the lock") {
+		t.Errorf("warning %q", warned)
+	}
+	// Now held for real: refused, and unlock refuses too.
+	if _, err := Open(dir, Options{}); err == nil {
+		t.Error("a held lock was taken")
+	}
+	if _, live := LockHolder(dir); !live {
+		t.Error("LockHolder: a held lock is not live")
+	}
+	db.Close()
+	os.WriteFile(filepath.Join(dir, lockName), b, 0o644)
+	if info, err := Unlock(dir); err != nil || info == nil || info.PID != other.Process.Pid {
+		t.Errorf("unlock of a reused PID's lock: %+v, %v", info, err)
+	}
+}

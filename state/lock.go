@@ -29,18 +29,26 @@ func (e *LockedError) Error() string {
 		e.Info.PID, e.Info.Host, e.Info.Start.Local().Format("2006-01-02 15:04:05"), e.Path)
 }
 
-// Lock is a held lock file.
+// Lock is a held lock file. Besides its content (who holds it) the holder
+// keeps an flock on it, which the kernel releases when the holder dies,
+// whatever happens to its PID afterwards.
 type Lock struct {
 	path string
 	info LockInfo
+	f    *os.File // open, flocked
 }
 
 // lockName is the lock file's name inside the state directory.
 const lockName = "lock"
 
+// lockGrace: a lock file younger than this whose flock is free is taken
+// as held (its creator links it, then flocks it).
+const lockGrace = 2 * time.Second
+
 // acquireLock creates the lock file at path, atomically (a complete file is
-// linked into place). A lock left by a dead process of this host is taken
-// over, reported through warn.
+// linked into place), and flocks it. A lock left by a dead process of this
+// host — its PID gone, or its flock free (the PID reused by another
+// program) — is taken over, reported through warn.
 func acquireLock(path string, warn func(string)) (*Lock, error) {
 	host, _ := os.Hostname()
 	info := LockInfo{PID: os.Getpid(), Host: host, Start: time.Now().UTC()}
@@ -53,10 +61,20 @@ func acquireLock(path string, warn func(string)) (*Lock, error) {
 		return nil, fmt.Errorf("write lock file: %w", err)
 	}
 	defer os.Remove(tmp)
-	for try := 0; try < 2; try++ {
+	for try := 0; try < 3; try++ {
 		err := os.Link(tmp, path)
 		if err == nil {
-			return &Lock{path: path, info: info}, nil
+			f, err := os.Open(path)
+			if err != nil {
+				os.Remove(path)
+				return nil, fmt.Errorf("open lock file: %w", err)
+			}
+			if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+				f.Close()
+				os.Remove(path)
+				return nil, fmt.Errorf("flock %s: %w", path, err)
+			}
+			return &Lock{path: path, info: info, f: f}, nil
 		}
 		if !errors.Is(err, os.ErrExist) {
 			return nil, fmt.Errorf("create lock file: %w", err)
@@ -68,12 +86,19 @@ func acquireLock(path string, warn func(string)) (*Lock, error) {
 		if held == nil {
 			continue // released meanwhile
 		}
-		if held.Host != host || processAlive(held.PID) {
+		if held.Host != host {
 			return nil, &LockedError{Path: path, Info: *held}
 		}
+		why := "that process is gone"
+		if processAlive(held.PID) {
+			if flockHeld(path) || time.Since(held.Start) < lockGrace {
+				return nil, &LockedError{Path: path, Info: *held}
+			}
+			why = "that PID now belongs to a process that does not hold the lock"
+		}
 		if warn != nil {
-			warn(fmt.Sprintf("taking over the stale lock of pipe PID %d on %s (since %s): that process is gone",
-				held.PID, held.Host, held.Start.Local().Format("2006-01-02 15:04:05")))
+			warn(fmt.Sprintf("taking over the stale lock of pipe PID %d on %s (since %s): %s",
+				held.PID, held.Host, held.Start.Local().Format("2006-01-02 15:04:05"), why))
 		}
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("remove stale lock: %w", err)
@@ -82,8 +107,24 @@ func acquireLock(path string, warn func(string)) (*Lock, error) {
 	return nil, fmt.Errorf("could not take the lock %s", path)
 }
 
-// Release removes the lock file if it is still ours.
+// flockHeld reports whether some process holds an flock on the file at
+// path (false when it cannot tell: absent, unreadable).
+func flockHeld(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return errors.Is(err, syscall.EWOULDBLOCK)
+	}
+	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return false
+}
+
+// Release removes the lock file if it is still ours and drops the flock.
 func (l *Lock) Release() error {
+	defer l.f.Close()
 	held, err := ReadLock(filepath.Dir(l.path))
 	if err != nil || held == nil || held.PID != l.info.PID || held.Host != l.info.Host {
 		return nil
@@ -113,7 +154,7 @@ func ReadLock(dir string) (*LockInfo, error) {
 
 // Unlock removes the lock of the state directory dir whoever holds it and
 // returns what it recorded (nil when there was none). It refuses when the
-// holder is a live process of this host.
+// holder is a live pipe of this host (its PID alive and the flock held).
 func Unlock(dir string) (*LockInfo, error) {
 	info, err := ReadLock(dir)
 	if err != nil {
@@ -124,7 +165,7 @@ func Unlock(dir string) (*LockInfo, error) {
 		return nil, nil
 	}
 	host, _ := os.Hostname()
-	if info.Host == host && processAlive(info.PID) {
+	if info.Host == host && processAlive(info.PID) && (flockHeld(filepath.Join(dir, lockName)) || time.Since(info.Start) < lockGrace) {
 		return info, &LockedError{Path: filepath.Join(dir, lockName), Info: *info}
 	}
 	if err := os.Remove(filepath.Join(dir, lockName)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -151,5 +192,5 @@ func LockHolder(dir string) (*LockInfo, bool) {
 		return info, false
 	}
 	host, _ := os.Hostname()
-	return info, info.Host != host || processAlive(info.PID)
+	return info, info.Host != host || (processAlive(info.PID) && (flockHeld(filepath.Join(dir, lockName)) || time.Since(info.Start) < lockGrace))
 }

@@ -150,9 +150,9 @@ func Open(dir string, opts Options) (db *DB, err error) {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			return d, nil // nothing recorded yet: every lookup finds nothing
 		}
-		if info, err := ReadLock(dir); err == nil {
-			host, _ := os.Hostname()
-			d.stale = info == nil || (info.Host == host && !processAlive(info.PID))
+		if _, err := ReadLock(dir); err == nil {
+			_, live := LockHolder(dir)
+			d.stale = !live
 		}
 	} else {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
