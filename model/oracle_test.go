@@ -487,7 +487,7 @@ func TestGorgoniaOracle(t *testing.T) { runOracle(t, oracleConfig()) }
 
 func runOracle(t *testing.T, cfg Config) {
 	const batch, ch = 1, 2
-	length := 3 * cfg.Downsample
+	length := 2 * cfg.Downsample
 	n, err := New(cfg, ch, length, 9)
 	if err != nil {
 		t.Fatal(err)
