@@ -2,16 +2,37 @@
 // attempts (one key per attempt, never a whole-run snapshot), the index of
 // each stage's latest and last successful attempt, and a file-hash cache
 // keyed by (path, size, mtime, inode, ctime); a lock file naming the pipe
-// that runs; and the attempts' log files.
+// that runs; and the attempts' log files (LogPath).
 //
 // Writes go through one writer goroutine that commits whatever is pending
-// in one transaction (group commit). Every write is in the operating
-// system's hands when the call returns, so a SIGKILL of pipe loses nothing
-// that was acknowledged. Whether each commit is also fsynced is
-// Options.Sync: with SyncBatch (the default) the file is fsynced at most
+// in one transaction (group commit). Whether each commit is also fsynced
+// is Options.Sync: with SyncBatch (the default) the file is fsynced at most
 // every SyncInterval and at Close, which keeps thousands of tiny stages
 // from paying an fsync each; with SyncFull every commit that records a
-// success is fsynced before it returns (power-loss durability).
+// finished attempt or run is fsynced before the call returns.
+//
+// Invariants the runner relies on:
+//
+//   - A finished attempt (End set: succeeded, failed, cancelled) is
+//     committed before PutAttempt returns: the runner calls it before it
+//     releases any downstream stage, so no stage ever starts after a
+//     success that a kill -9 of pipe could lose. With SyncFull the commit
+//     is also on disk (power loss); with SyncBatch a power loss may lose
+//     the last SyncInterval of commits.
+//   - A running attempt is queued and committed in order without waiting:
+//     losing it loses only the "interrupted" reason of a stage that runs
+//     again anyway. PutAttempt copies what it needs; the caller may reuse
+//     the Attempt at once.
+//   - Only one writer: Open takes the lock file (an flock its holder
+//     keeps, plus PID, host and start for the message); bbolt's own flock
+//     on the database backs it up.
+//   - Attempts and runs left running by a dead pipe become interrupted:
+//     a writable Open records them so (the running index makes that
+//     O(leftovers)); a read-only Open shows them so when no live pipe
+//     holds the lock.
+//   - Nothing in the database makes pipe panic: bbolt's panics on corrupt
+//     pages are recovered into a *CorruptError naming the file and the way
+//     out (move it away; the next run starts from an empty state).
 package state
 
 import (
