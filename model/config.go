@@ -178,13 +178,19 @@ func (c *Config) edgeDims() mambaDims {
 // Pairs is the number of electrode pairs (edges of the complete graph).
 func (c *Config) Pairs() int { return c.Electrodes * (c.Electrodes - 1) / 2 }
 
-// Validate reports every invalid field, one per line.
+// maxSize bounds every size field, so that a typo cannot ask for
+// terabytes (the a100 profile's largest size is 512).
+const maxSize = 1 << 16
+
+// Validate reports every invalid field, separated by "; ".
 func (c *Config) Validate() error {
 	var errs []string
 	bad := func(f string, a ...any) { errs = append(errs, fmt.Sprintf(f, a...)) }
 	pos := func(name string, v int) {
 		if v < 1 {
 			bad("%s = %d: want >= 1", name, v)
+		} else if v > maxSize {
+			bad("%s = %d: want <= %d", name, v, maxSize)
 		}
 	}
 	switch c.Device {
@@ -221,11 +227,14 @@ func (c *Config) Validate() error {
 		bad("electrodes = %d: want >= 2", c.Electrodes)
 	}
 	pos("node_dim", c.NodeDim)
-	if c.NodeLayers < 0 {
-		bad("node_layers = %d: want >= 0", c.NodeLayers)
+	if c.NodeLayers < 0 || c.NodeLayers > 64 {
+		bad("node_layers = %d: want 0..64", c.NodeLayers)
 	}
-	if c.EdgeLayers < 0 {
-		bad("edge_layers = %d: want >= 0", c.EdgeLayers)
+	if c.EdgeLayers < 0 || c.EdgeLayers > 64 {
+		bad("edge_layers = %d: want 0..64", c.EdgeLayers)
+	}
+	if len(c.EncChannels) > 64 {
+		bad("enc_channels has %d layers: want at most 64", len(c.EncChannels))
 	}
 	pos("node_d_state", c.NodeDState)
 	pos("node_headdim", c.NodeHeadDim)
@@ -243,8 +252,14 @@ func (c *Config) Validate() error {
 	if c.TopK < 1 || c.TopK > c.Electrodes-1 {
 		bad("top_k = %d: want 1 <= top_k <= electrodes-1 = %d", c.TopK, c.Electrodes-1)
 	}
-	if c.GraphLayers < 0 {
-		bad("graph_layers = %d: want >= 0", c.GraphLayers)
+	if c.GraphLayers < 0 || c.GraphLayers > 64 {
+		bad("graph_layers = %d: want 0..64", c.GraphLayers)
+	}
+	if c.Electrodes > 256 {
+		bad("electrodes = %d: want <= 256", c.Electrodes)
+	}
+	if c.SSGK > 64 {
+		bad("ssg_k = %d: want <= 64", c.SSGK)
 	}
 	if !(c.SSGAlpha >= 0 && c.SSGAlpha <= 1) {
 		bad("ssg_alpha = %v: want 0 <= ssg_alpha <= 1", c.SSGAlpha)

@@ -423,3 +423,26 @@ func TestLossFalls(t *testing.T) {
 		t.Fatalf("loss did not fall: %.4f → %.4f", first, last)
 	}
 }
+
+func TestHugeConfigRefused(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"d_model":100000}`: "d_model = 100000: want <= 65536",
+		`{"d_model":60000,"enc_channels":[60000,60000,60000,60000]}`: "too large",
+		`{"node_layers":1000}`: "node_layers = 1000",
+	} {
+		_, err := (Builder{}).Build(json.RawMessage(in), 19, 2048, 1)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want %q", in, err, want)
+		}
+	}
+	// the estimate bounds the real count from above.
+	for _, c := range []Config{Demo(), A100(), tiny()} {
+		n, err := New(c, 19, c.Downsample, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if est := paramEstimate(c, 19); est < float64(n.NumParams()) {
+			t.Errorf("%s: estimate %v < %d", c.Preset, est, n.NumParams())
+		}
+	}
+}

@@ -62,6 +62,12 @@ func New(c Config, channels int, length int, seed uint64) (*V3, error) {
 	if err := c.CheckInput(channels, length); err != nil {
 		return nil, err
 	}
+	if channels > maxSize {
+		return nil, fmt.Errorf("model: %d input channels: want <= %d", channels, maxSize)
+	}
+	if est := paramEstimate(c, channels); est > 1<<31 {
+		return nil, fmt.Errorf("model config: about %.3g parameters: too large (at most 2^31)", est)
+	}
 	ps := newParamSet(seed)
 	n := &V3{cfg: c, channels: channels}
 	in := channels
@@ -104,6 +110,32 @@ func New(c Config, channels int, length int, seed uint64) (*V3, error) {
 	n.headB = ps.fill("head.bias", []int{1}, 0, false)
 	n.params = ps.list
 	return n, nil
+}
+
+// paramEstimate bounds the parameter count from above, in float64 so that
+// it cannot overflow, before anything is allocated.
+func paramEstimate(c Config, channels int) float64 {
+	in, t := float64(channels), 0.0
+	for _, ch := range c.EncChannels {
+		t += in*float64(ch)*float64(c.EncKernel) + 2*float64(ch)
+		in = float64(ch)
+	}
+	d, ef := float64(c.DModel), float64(c.Electrodes)*float64(c.NodeDim)
+	t += in*float64(c.Downsample)*d + d + d*ef + ef
+	for _, m := range []struct {
+		dm     mambaDims
+		layers int
+	}{{c.nodeDims(), c.NodeLayers}, {c.edgeDims(), c.EdgeLayers}} {
+		di, dmod := float64(m.dm.dInner), float64(m.dm.dModel)
+		cd := di + 2*float64(m.dm.dState)
+		block := float64(m.dm.projDim())*dmod + cd*float64(m.dm.dConv+1) + 3*float64(m.dm.nHeads) + di + dmod*di
+		t += float64(m.layers) * (2*block + 2*dmod*dmod + 3*dmod)
+	}
+	t += float64(c.GraphLayers)*(float64(c.NodeDim)*float64(c.NodeDim)+3*float64(c.NodeDim)) + 2*ef*d + 2*d + 3*float64(c.EdgeDim) + 2
+	if c.LapPE {
+		t += float64(c.NodeDim) * float64(c.LapPEDim+1)
+	}
+	return t
 }
 
 func (n *V3) fusionIn() int {
