@@ -426,3 +426,65 @@ func TestLockReusedPID(t *testing.T) {
 		t.Errorf("unlock of a reused PID's lock: %+v, %v", info, err)
 	}
 }
+
+// TestMigrateOldDatabase opens a database as the previous pipe wrote it
+// (JSON attempt records, no running or by-run index, a SHA-256 file cache):
+// its running attempt becomes interrupted, its runs' attempts are found,
+// and the old cache is dropped.
+func TestMigrateOldDatabase(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bdb, err := bolt.Open(filepath.Join(dir, DBName), 0o644, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		for _, name := range []string{"meta", "runs", "attempts", "latest", "success", "files", "keys"} {
+			if _, err := tx.CreateBucket([]byte(name)); err != nil {
+				return err
+			}
+		}
+		tx.Bucket([]byte("meta")).Put([]byte("version"), []byte("1"))
+		tx.Bucket([]byte("runs")).Put([]byte("r1"), []byte(`{"id":"r1","start":"2026-01-01T00:00:00Z","status":"running"}`))
+		put := func(stage, status string) {
+			k := attemptKey(stage, "r1", 1)
+			tx.Bucket([]byte("attempts")).Put(k, []byte(`{"run":"r1","stage":"`+stage+`","attempt":1,"status":"`+status+`","start":"2026-01-01T00:00:00Z","exit_code":0,"fingerprint":"fp"}`))
+			tx.Bucket([]byte("latest")).Put([]byte(stage), k)
+			if status == StatusSucceeded {
+				tx.Bucket([]byte("success")).Put([]byte(stage), k)
+			}
+		}
+		put("a", StatusSucceeded)
+		put("b", StatusRunning)
+		return tx.Bucket([]byte("files")).Put([]byte("/x"), make([]byte, 40))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bdb.Close()
+
+	db, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	as, err := db.RunAttempts("r1")
+	if err != nil || len(as) != 2 {
+		t.Fatalf("attempts of r1: %+v, %v", as, err)
+	}
+	if b, _ := db.Latest("b"); b == nil || b.Status != StatusInterrupted {
+		t.Errorf("old running attempt: %+v", b)
+	}
+	if a, _ := db.LastSuccess("a"); a == nil || a.Fingerprint != "fp" {
+		t.Errorf("old success: %+v", a)
+	}
+	if r, _ := db.Run("r1"); r == nil || r.Status != StatusInterrupted {
+		t.Errorf("old running run: %+v", r)
+	}
+	db.view(func(tx *bolt.Tx) error {
+		if tx.Bucket([]byte("files")) != nil {
+			t.Error("the SHA-256 file cache was kept")
+		}
+		return nil
+	})
+}

@@ -231,11 +231,12 @@ up naming that pipe.`,
 				}
 				stages = latestPerStage(as)
 			} else {
-				for _, name := range order {
-					a, err := db.Latest(name)
-					if err != nil {
-						return usageErr(err)
-					}
+				latest, err := db.LatestAll(order)
+				if err != nil {
+					return usageErr(err)
+				}
+				for i, name := range order {
+					a := latest[i]
 					if a == nil {
 						a = &state.Attempt{Stage: name, Status: "none"}
 						missing[name] = true
