@@ -105,6 +105,7 @@ func (k *scanBwdTask) run(w, item int) {
 		// Backward, chunk by chunk from the end.
 		clear(gh)
 		var gA, gD float64
+		decay := float32(0)
 		for c := nck - 1; c >= 0; c-- {
 			lo, hi := c*scanCk, min(s.L, (c+1)*scanCk)
 			prev := ck[c*PN : (c+1)*PN]
@@ -133,32 +134,32 @@ func (k *scanBwdTask) run(w, item int) {
 				gB := k.gB[(bt*s.G+g)*N : (bt*s.G+g+1)*N]
 				gC := k.gC[(bt*s.G+g)*N : (bt*s.G+g+1)*N]
 				var gdt, gaa float32
+				C, B, gB, gC = C[:N], B[:N], gB[:N], gC[:N]
 				for p := 0; p < P; p++ {
-					row := gh[p*N : (p+1)*N]
-					sr := cur[p*N : (p+1)*N]
-					hr := hp[p*N : (p+1)*N]
+					row := gh[p*N : (p+1)*N : (p+1)*N]
+					sr := cur[p*N : (p+1)*N : (p+1)*N]
+					hr := hp[p*N : (p+1)*N : (p+1)*N]
+					row, sr, hr = row[:N], sr[:N], hr[:N]
 					gyp, xp := gy[p], x[p]
+					dxp := dt * xp
 					gD += float64(gyp * xp)
-					var sx, sdt, sa float32
+					var sx, sa float32
 					for n := range row {
-						v := row[n] + gyp*C[n]
+						v := decay*row[n] + gyp*C[n]
 						row[n] = v
 						gC[n] += sr[n] * gyp
 						sx += v * B[n]
-						gB[n] += dt * v * xp
-						sdt += v * B[n] * xp
+						gB[n] += dxp * v
 						sa += v * hr[n]
 					}
 					gx[p] = dt*sx + Dh*gyp
-					gdt += sdt
+					gdt += sx * xp
 					gaa += sa
 				}
 				// d/d dt of exp(dt·A)·h_prev is A·a·h_prev; d/dA is dt·a·h_prev.
 				k.gdt[bt*s.H+h] = gdt + Af*a*gaa
 				gA += float64(dt * a * gaa)
-				for j := range gh {
-					gh[j] *= a
-				}
+				decay = a // gh flows to the previous step scaled by this step's decay
 			}
 		}
 		k.part[(b*s.H+h)*2] = float32(gA)

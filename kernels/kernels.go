@@ -332,7 +332,7 @@ func fits(what string, ns ...int) error {
 			return fmt.Errorf("%s: negative size %d", what, n)
 		}
 		if n != 0 && p > math.MaxInt32/n {
-			return fmt.Errorf("%s: sizes %v overflow int32 indexing", what, ns)
+			return fmt.Errorf("%s: sizes %v overflow int32 indexing", what, append([]int(nil), ns...))
 		}
 		p *= n
 	}

@@ -1,0 +1,12 @@
+#!/bin/sh
+# Kernel benchmarks at the V3 shapes (CPU backend) beside the PyTorch
+# sequential-scan peer (1 thread) and the memory-bandwidth probe.
+# Usage: bench/kernels/run.sh   (from the repository root; ~5 min on 2 cores)
+set -eu
+cd "$(dirname "$0")/../.."
+echo "# $(date -u +%FT%TZ) $(uname -m) $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+go test -run xxx -bench 'Scan|Linear|DWConv|Bandwidth' -benchtime 3x ./bench/kernels/
+for s in node edge; do
+  /usr/bin/python3 bench/kernels/scan_torch.py "$s" 1
+done
+echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
