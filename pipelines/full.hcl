@@ -55,7 +55,7 @@ locals {
       epochs     = 10
       max_steps  = 0
       batch_size = 16
-      lr         = 2e-3
+      lr         = 3e-3
       clip_norm  = 1
       warmup     = 0.05
       patience   = 3
