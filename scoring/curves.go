@@ -100,7 +100,10 @@ func Curves(recs []TracedRecording) (Curve, error) {
 	P, N := float64(len(pos)), float64(len(neg))
 	var roc, pr []CurvePoint
 	roc = append(roc, CurvePoint{0, 0, math.Inf(1)})
-	var tp, fp, auc, ap float64
+	// auc2 accumulates twice the area in units of one positive × one
+	// negative: sums of products of whole counts, exact in float64 up to
+	// 2^53, so the area never leaves [0, 1] through rounding.
+	var tp, fp, auc2, ap float64
 	for i, j := 0, 0; i < len(pos) || j < len(neg); {
 		t := math.Inf(-1)
 		if i < len(pos) {
@@ -119,19 +122,19 @@ func Curves(recs []TracedRecording) (Curve, error) {
 			fp++
 		}
 		if P > 0 && N > 0 {
-			auc += (fp - prevFP) / N * (tp + prevTP) / (2 * P)
+			auc2 += (fp - prevFP) * (tp + prevTP)
 			roc = append(roc, CurvePoint{fp / N, tp / P, t})
 		}
 		if P > 0 {
-			ap += (tp - prevTP) / P * tp / (tp + fp)
+			ap += (tp - prevTP) * tp / (tp + fp)
 			pr = append(pr, CurvePoint{tp / P, tp / (tp + fp), t})
 		}
 	}
 	if P > 0 && N > 0 {
-		c.AUROC, c.ROC = auc, thin(roc, CurvePoints)
+		c.AUROC, c.ROC = min(auc2/(2*P*N), 1), thin(roc, CurvePoints)
 	}
 	if P > 0 {
-		c.PRAUC, c.PR = ap, thin(pr, CurvePoints)
+		c.PRAUC, c.PR = min(ap/P, 1), thin(pr, CurvePoints)
 	}
 	return c, nil
 }

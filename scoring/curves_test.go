@@ -39,6 +39,29 @@ func TestCurvesSmall(t *testing.T) {
 	}
 }
 
+// TestCurvesPerfectSeparationIsExactlyOne: a perfect ranking gives an
+// AUROC of exactly 1 and a PR-AUC of exactly 1, whatever the class sizes
+// (summing fractions such as 1/7 step by step used to give
+// 1.0000000000000366).
+func TestCurvesPerfectSeparationIsExactlyOne(t *testing.T) {
+	for _, tc := range []struct{ pos, neg int }{{3, 7}, {1, 10}, {7, 3}, {13, 997}, {1000, 49}} {
+		p := make([]float64, 0, tc.pos+tc.neg)
+		for i := 0; i < tc.neg; i++ {
+			p = append(p, 0.4*float64(i)/float64(tc.neg))
+		}
+		for i := 0; i < tc.pos; i++ {
+			p = append(p, 0.5+0.4*float64(i)/float64(tc.pos))
+		}
+		c, err := Curves([]TracedRecording{traced("a", 1, p, ev(float64(tc.neg), float64(tc.neg+tc.pos)))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.AUROC != 1 || c.PRAUC != 1 || c.Positives != tc.pos || c.Negatives != tc.neg {
+			t.Errorf("%d pos / %d neg: AUROC %.17g PR-AUC %.17g (%d/%d)", tc.pos, tc.neg, c.AUROC, c.PRAUC, c.Positives, c.Negatives)
+		}
+	}
+}
+
 // TestCurvesMannWhitney checks AUROC against the O(P*N) pair count with
 // ties, and that padding past the duration is ignored.
 func TestCurvesMannWhitney(t *testing.T) {
