@@ -35,6 +35,16 @@ variable "profile" {
   }
 }
 
+variable "model_device" {
+  type        = string
+  default     = ""
+  description = "Override the profile's model device: \"cpu\" (fp32), \"cuda\" or \"auto\"; empty keeps the profile's."
+  validation {
+    condition     = contains(["", "cpu", "cuda", "auto"], var.model_device)
+    error_message = "model_device must be \"\", \"cpu\", \"cuda\" or \"auto\"."
+  }
+}
+
 variable "out" {
   type        = string
   default     = "out/full"
@@ -83,6 +93,10 @@ locals {
     }
   }
   p = local.profiles[var.profile]
+  model = var.model_device == "" ? local.p.model : merge(local.p.model, {
+    device    = var.model_device
+    precision = var.model_device == "cuda" ? lookup(local.p.model, "precision", "fp32") : "fp32"
+  })
 }
 
 stage "demo" {
@@ -140,7 +154,7 @@ stage "smoke" {
     batch_size          = local.p.batch_size
     lr                  = local.p.lr
     val_window_step     = local.p.val_step
-    model               = local.p.model
+    model               = local.model
     workers             = local.p.workers
   }
 }
@@ -165,7 +179,7 @@ stage "train" {
     checkpoint_every_minutes = local.p.minutes
     val_window_step          = local.p.val_step
     workers                  = local.p.workers
-    model                    = local.p.model
+    model                    = local.model
   }
 }
 
