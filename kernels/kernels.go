@@ -151,6 +151,10 @@ type Elementwise interface {
 	ClampBwd(x, gy, gx Buffer, lo, hi float32) error
 	// FlipTime reverses the time axis of x (batch, L, C) into y (y ≠ x).
 	FlipTime(x, y Buffer, batch, L, C int) error
+	// Transpose swaps the two middle axes: x (A, M, N, D) → y (A, N, M,
+	// D), y[a,n,m,:] = x[a,m,n,:] (y ≠ x). D = 1 is a batched matrix
+	// transpose; its backward is Transpose(gy, gx, A, N, M, D).
+	Transpose(x, y Buffer, A, M, N, D int) error
 }
 
 // Graph is the graph stream's ops, batched over G graphs (batch × time).
@@ -173,6 +177,16 @@ type Graph interface {
 	SSGConvFwd(s GraphShape, c SSG, A, X, Out Buffer) error
 	// SSGConvBwd computes gX and gA (both overwritten) of SSGConvFwd.
 	SSGConvBwd(s GraphShape, c SSG, A, X, gOut, gX, gA Buffer) error
+	// TriuGather reads the strict upper triangle of every N×N matrix of S
+	// (G, N, N) into out (G, P), P = N(N−1)/2, pairs (i < j) in row-major
+	// order: out[g,p] = S[g,i,j], or S[g,i,j] + S[g,j,i] with sym. It is
+	// the adjoint of TriuScatter with the same sym (each is the other's
+	// backward).
+	TriuGather(G, N int, S, out Buffer, sym bool) error
+	// TriuScatter writes in (G, P) into S (G, N, N): S[g,i,j] = in[g,p]
+	// for the pair p = (i < j), and with sym also S[g,j,i]; every other
+	// element (the diagonal; the lower triangle without sym) is 0.
+	TriuScatter(G, N int, in, S Buffer, sym bool) error
 }
 
 // Scan is the Mamba-2 selective scan (SSD recurrence).

@@ -349,3 +349,60 @@ func SSGConv(g *Gen, s kernels.GraphShape, c kernels.SSG) Case {
 		Flops: fl, Bytes: 4 * float64(nn+2*nf), BwdFlops: 3 * fl, BwdBytes: 4 * float64(2*nn+3*nf),
 	}
 }
+
+// Transpose swaps the middle axes of x (A, M, N, D); its backward is the
+// transpose back.
+func Transpose(g *Gen, A, M, N, D int) Case {
+	n := A * M * N * D
+	return Case{
+		Name: fmt.Sprintf("transpose %dx%dx%dx%d", A, M, N, D),
+		In:   []Array{in("x", g.U(n, -1, 1), true)},
+		Out:  []Output{{Name: "y", Len: n, Cot: true}},
+		Ref:  func(in [][]float64) [][]float64 { return [][]float64{ref.Transpose(in[0], A, M, N, D)} },
+		Fwd: func(b kernels.Backend, in, out []kernels.Buffer) error {
+			return b.Transpose(in[0], out[0], A, M, N, D)
+		},
+		Bwd: func(b kernels.Backend, in, out, gout, gin []kernels.Buffer) error {
+			return b.Transpose(gout[0], gin[0], A, N, M, D)
+		},
+		Bytes: 8 * float64(n), BwdBytes: 8 * float64(n),
+	}
+}
+
+// TriuGather reads the strict upper triangle of each N×N matrix (plus the
+// lower with sym); its backward is TriuScatter.
+func TriuGather(g *Gen, G, N int, sym bool) Case {
+	nn, np := G*N*N, G*N*(N-1)/2
+	return Case{
+		Name: fmt.Sprintf("triu gather G%d N%d sym=%v", G, N, sym),
+		In:   []Array{in("S", g.U(nn, -1, 1), true)},
+		Out:  []Output{{Name: "out", Len: np, Cot: true}},
+		Ref:  func(in [][]float64) [][]float64 { return [][]float64{ref.TriuGather(in[0], G, N, sym)} },
+		Fwd: func(b kernels.Backend, in, out []kernels.Buffer) error {
+			return b.TriuGather(G, N, in[0], out[0], sym)
+		},
+		Bwd: func(b kernels.Backend, in, out, gout, gin []kernels.Buffer) error {
+			return b.TriuScatter(G, N, gout[0], gin[0], sym)
+		},
+		Bytes: 4 * float64(nn+np), BwdBytes: 4 * float64(nn+np),
+	}
+}
+
+// TriuScatter writes pairs into the strict upper triangle of N×N matrices
+// (mirrored with sym); its backward is TriuGather.
+func TriuScatter(g *Gen, G, N int, sym bool) Case {
+	nn, np := G*N*N, G*N*(N-1)/2
+	return Case{
+		Name: fmt.Sprintf("triu scatter G%d N%d sym=%v", G, N, sym),
+		In:   []Array{in("in", g.U(np, -1, 1), true)},
+		Out:  []Output{{Name: "S", Len: nn, Cot: true}},
+		Ref:  func(in [][]float64) [][]float64 { return [][]float64{ref.TriuScatter(in[0], G, N, sym)} },
+		Fwd: func(b kernels.Backend, in, out []kernels.Buffer) error {
+			return b.TriuScatter(G, N, in[0], out[0], sym)
+		},
+		Bwd: func(b kernels.Backend, in, out, gout, gin []kernels.Buffer) error {
+			return b.TriuGather(G, N, gout[0], gin[0], sym)
+		},
+		Bytes: 4 * float64(nn+np), BwdBytes: 4 * float64(nn+np),
+	}
+}

@@ -55,6 +55,16 @@ func smallCases(g *Gen) []Case {
 		}
 		cs = append(cs, TopK(g, s, s.N, true))
 	}
+	// (Appended last so that the random inputs of the cases above stay
+	// those they were tuned with.)
+	for _, d := range [][4]int{{1, 1, 1, 1}, {2, 3, 5, 1}, {2, 4, 3, 6}, {1, 1, 7, 2}} {
+		cs = append(cs, Transpose(g, d[0], d[1], d[2], d[3]))
+	}
+	for _, s := range [][2]int{{1, 2}, {3, 5}, {2, 19}} {
+		for _, sym := range []bool{false, true} {
+			cs = append(cs, TriuGather(g, s[0], s[1], sym), TriuScatter(g, s[0], s[1], sym))
+		}
+	}
 	return cs
 }
 

@@ -55,6 +55,9 @@ func Suite(quick bool, seed uint64) []Case {
 		SSGConv(g, kernels.GraphShape{G: graphs, N: 19, F: 64}, kernels.SSG{K: 2, Alpha: 0.05, SelfLoops: true}),
 		BCEFocal(g, 4*tEnc*4, kernels.BCEFocal{PosWeight: 1, Alpha: 0.25, Gamma: 2}),
 		Clamp(g, rows*64, -10, 10),
+		Transpose(g, B/19, L, 19, 64),
+		TriuGather(g, graphs, 19, true),
+		TriuScatter(g, graphs, 19, false),
 	}
 	return cs
 }

@@ -361,6 +361,33 @@ func (be *Backend) FlipTime(x, y kernels.Buffer, batch, L, C int) error {
 	return be.d.FlipTime(b[0], b[1], batch, L, C)
 }
 
+// Transpose implements kernels.Elementwise.
+func (be *Backend) Transpose(x, y kernels.Buffer, A, M, N, D int) error {
+	b, err := be.dev("transpose", x, y)
+	if err != nil {
+		return err
+	}
+	return be.d.Transpose(b[0], b[1], A, M, N, D)
+}
+
+// TriuGather implements kernels.Graph.
+func (be *Backend) TriuGather(G, N int, S, out kernels.Buffer, sym bool) error {
+	b, err := be.dev("triu gather", S, out)
+	if err != nil {
+		return err
+	}
+	return be.d.TriuGather(G, N, b[0], b[1], sym)
+}
+
+// TriuScatter implements kernels.Graph.
+func (be *Backend) TriuScatter(G, N int, in, S kernels.Buffer, sym bool) error {
+	b, err := be.dev("triu scatter", in, S)
+	if err != nil {
+		return err
+	}
+	return be.d.TriuScatter(G, N, b[0], b[1], sym)
+}
+
 // CosineFwd implements kernels.Graph.
 func (be *Backend) CosineFwd(s kernels.GraphShape, X, S, nrm kernels.Buffer, eps float32) error {
 	b, err := be.dev("cosine", X, S, nrm)

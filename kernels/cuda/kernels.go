@@ -75,12 +75,15 @@ func Signatures() map[string][]Param {
 		"clamp_fwd":         sig("ppiff"),
 		"clamp_bwd":         sig("pppiff"),
 		"flip_time":         sig("ppiii"),
+		"transpose_mid":     sig("ppiiii"),
 		// graph.cu
-		"cosine_fwd":  sig("pppiiif"),
-		"cosine_bwd":  sig("ppppiiif"),
-		"topk_sym":    sig("pppiiii"),
-		"ssgconv_fwd": sig("pppiiiifii"),
-		"ssgconv_bwd": sig("pppppiiiifii"),
+		"cosine_fwd":   sig("pppiiif"),
+		"cosine_bwd":   sig("ppppiiif"),
+		"topk_sym":     sig("pppiiii"),
+		"ssgconv_fwd":  sig("pppiiiifii"),
+		"ssgconv_bwd":  sig("pppppiiiifii"),
+		"triu_gather":  sig("ppiii"),
+		"triu_scatter": sig("ppiii"),
 	}
 	for _, ns := range ScanStateSizes() {
 		s := strconv.Itoa(ns)

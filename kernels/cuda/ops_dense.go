@@ -546,3 +546,25 @@ func (d *Device) WeightNormBwd(v, g, norm, gw, gv, gg Buffer, rows, cols int) er
 	return d.launch(Launch{Kernel: "weightnorm_bwd", Grid: Dim3{cdiv(rows, 8), 1, 1}, Block: Dim3{32, 8, 1},
 		Args: []Arg{ptr(v), ptr(g), ptr(norm), ptr(gw), ptr(gv), ptr(gg), i32(rows), i32(cols)}})
 }
+
+// Transpose swaps the middle axes of x (A, M, N, D) into y (A, N, M, D).
+func (d *Device) Transpose(x, y Buffer, A, M, N, D int) error {
+	if A < 1 || M < 1 || N < 1 || D < 1 {
+		return fmt.Errorf("cuda: transpose: sizes (%d, %d, %d, %d) must be >= 1", A, M, N, D)
+	}
+	if err := fits32("transpose", A, M, N, D); err != nil {
+		return err
+	}
+	n := A * M * N * D
+	if err := need("transpose x", x, n); err != nil {
+		return err
+	}
+	if err := need("transpose y", y, n); err != nil {
+		return err
+	}
+	if x.ptr == y.ptr {
+		return fmt.Errorf("cuda: transpose: input and output must differ")
+	}
+	g, b := grid1(n)
+	return d.launch(Launch{Kernel: "transpose_mid", Grid: g, Block: b, Args: []Arg{ptr(x), ptr(y), i32(A), i32(M), i32(N), i32(D)}})
+}

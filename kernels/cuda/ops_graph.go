@@ -156,3 +156,40 @@ func (d *Device) SSGConvBwd(s GraphShape, c SSG, A, X, gOut, gX, gA Buffer) erro
 	return d.launch(Launch{Kernel: "ssgconv_bwd", Grid: Dim3{s.G, cdiv(s.F, ft), 1}, Block: Dim3{128, 1, 1}, Shared: 4 * (fixed + (c.K+2)*s.N*ft),
 		Args: []Arg{ptr(A), ptr(X), ptr(gOut), ptr(gX), ptr(gA), i32(s.G), i32(s.N), i32(s.F), i32(c.K), f32(c.Alpha), i32(b2i(c.SelfLoops)), i32(ft)}})
 }
+
+func triuCheck(op string, G, N int) error {
+	if G < 1 || N < 2 {
+		return fmt.Errorf("cuda: %s: G %d, N %d: want G >= 1, N >= 2", op, G, N)
+	}
+	return fits32(op, G, N, N)
+}
+
+// TriuGather reads the strict upper triangle of every N×N matrix of S
+// (G, N, N) into out (G, N(N−1)/2), adding the lower triangle with sym.
+func (d *Device) TriuGather(G, N int, S, out Buffer, sym bool) error {
+	if err := triuCheck("triu gather", G, N); err != nil {
+		return err
+	}
+	for _, c := range []error{need("triu gather S", S, G*N*N), need("triu gather out", out, G*N*(N-1)/2)} {
+		if c != nil {
+			return c
+		}
+	}
+	g, b := grid1(G * N * N)
+	return d.launch(Launch{Kernel: "triu_gather", Grid: g, Block: b, Args: []Arg{ptr(S), ptr(out), i32(G), i32(N), i32(b2i(sym))}})
+}
+
+// TriuScatter writes in (G, N(N−1)/2) into the strict upper triangle of S
+// (G, N, N) (mirrored with sym), zeroing every other element.
+func (d *Device) TriuScatter(G, N int, in, S Buffer, sym bool) error {
+	if err := triuCheck("triu scatter", G, N); err != nil {
+		return err
+	}
+	for _, c := range []error{need("triu scatter in", in, G*N*(N-1)/2), need("triu scatter S", S, G*N*N)} {
+		if c != nil {
+			return c
+		}
+	}
+	g, b := grid1(G * N * N)
+	return d.launch(Launch{Kernel: "triu_scatter", Grid: g, Block: b, Args: []Arg{ptr(in), ptr(S), i32(G), i32(N), i32(b2i(sym))}})
+}

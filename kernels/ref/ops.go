@@ -276,3 +276,55 @@ func SSGConv(A, X []float64, G, N, F, K int, alpha float64, self bool) []float64
 	}
 	return out
 }
+
+// Transpose swaps the middle axes of x (A, M, N, D) into (A, N, M, D).
+func Transpose(x []float64, A, M, N, D int) []float64 {
+	y := make([]float64, len(x))
+	for a := 0; a < A; a++ {
+		for m := 0; m < M; m++ {
+			for n := 0; n < N; n++ {
+				for d := 0; d < D; d++ {
+					y[((a*N+n)*M+m)*D+d] = x[((a*M+m)*N+n)*D+d]
+				}
+			}
+		}
+	}
+	return y
+}
+
+// TriuGather returns out (G, N(N−1)/2): S[g,i,j] for i < j in row-major
+// order, plus S[g,j,i] with sym.
+func TriuGather(S []float64, G, N int, sym bool) []float64 {
+	var out []float64
+	for g := 0; g < G; g++ {
+		for i := 0; i < N; i++ {
+			for j := i + 1; j < N; j++ {
+				v := S[(g*N+i)*N+j]
+				if sym {
+					v += S[(g*N+j)*N+i]
+				}
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
+// TriuScatter returns S (G, N, N) holding in's pairs in the strict upper
+// triangle (and mirrored with sym), zero elsewhere.
+func TriuScatter(in []float64, G, N int, sym bool) []float64 {
+	S := make([]float64, G*N*N)
+	p := 0
+	for g := 0; g < G; g++ {
+		for i := 0; i < N; i++ {
+			for j := i + 1; j < N; j++ {
+				S[(g*N+i)*N+j] = in[p]
+				if sym {
+					S[(g*N+j)*N+i] = in[p]
+				}
+				p++
+			}
+		}
+	}
+	return S
+}

@@ -5,4 +5,4 @@
 package emu
 
 // SourcesHash is ptxbuild.SourcesHash of the .cu sources emu.cc was built from.
-const SourcesHash = "a24207f17e9bb444315faf582665ee7079c139942feed516a80f9bf84a38ae44"
+const SourcesHash = "16acfcd7f01ce7798269c25ad31a158b963648b2134cefe336bde6db3e9d8a95"

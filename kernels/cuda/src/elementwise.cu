@@ -162,3 +162,14 @@ extern "C" __global__ void flip_time(const float* __restrict__ x, float* __restr
     y[((size_t)b * L + (L - 1 - t)) * C + c] = x[i];
   }
 }
+
+// y[a, n, m, :] = x[a, m, n, :] for x (A, M, N, D): the two middle axes
+// swapped. One thread per element of y (reads are strided by D).
+extern "C" __global__ void transpose_mid(const float* __restrict__ x, float* __restrict__ y, int A,
+                                         int M, int N, int D) {
+  const int n = A * M * N * D;
+  PIPE_FOR(i, n) {
+    const int d = i % D, r = i / D, m = r % M, an = r / M, nn = an % N, a = an / N;
+    y[i] = x[(((size_t)a * M + m) * N + nn) * D + d];
+  }
+}

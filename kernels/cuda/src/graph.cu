@@ -253,3 +253,36 @@ extern "C" __global__ void ssgconv_bwd(const float* __restrict__ Adj, const floa
     atomicAdd(&gAdj[(size_t)g * N * N + e], sgA[e] * sr[i] * sr[j] + gr[i]);
   }
 }
+
+// Strict upper triangle of each N x N matrix of S (G, N, N) into out
+// (G, P), P = N(N-1)/2, pairs (i < j) row-major; sym adds S[j,i]. One
+// thread per element of S; those with i < j write their pair.
+extern "C" __global__ void triu_gather(const float* __restrict__ S, float* __restrict__ out, int G,
+                                       int N, int sym) {
+  const int nn = G * N * N, P = N * (N - 1) / 2;
+  PIPE_FOR(e, nn) {
+    const int j = e % N, r = e / N, i = r % N, g = r / N;
+    if (i < j) {
+      float v = S[e];
+      if (sym) v += S[((size_t)g * N + j) * N + i];
+      out[(size_t)g * P + i * (2 * N - i - 1) / 2 + (j - i - 1)] = v;
+    }
+  }
+}
+
+// The adjoint: S[g,i,j] = in[g,p] for i < j, mirrored to S[g,j,i] with sym;
+// every other element 0. One thread per element of S.
+extern "C" __global__ void triu_scatter(const float* __restrict__ in, float* __restrict__ S, int G,
+                                        int N, int sym) {
+  const int nn = G * N * N, P = N * (N - 1) / 2;
+  PIPE_FOR(e, nn) {
+    const int j = e % N, r = e / N, i = r % N, g = r / N;
+    float v = 0.0f;
+    if (i < j) {
+      v = in[(size_t)g * P + i * (2 * N - i - 1) / 2 + (j - i - 1)];
+    } else if (sym && j < i) {
+      v = in[(size_t)g * P + j * (2 * N - j - 1) / 2 + (i - j - 1)];
+    }
+    S[e] = v;
+  }
+}
