@@ -2,16 +2,35 @@ package model
 
 import (
 	"testing"
+
+	"github.com/pipeml/pipe/kernels"
 )
 
 // BenchmarkDemoStep is one training step (forward + backward) of the demo
 // profile on a batch of 16 windows of 19 × 2048 samples (8 s at 256 Hz).
 func BenchmarkDemoStep(b *testing.B) {
-	const batch, ch, l = 16, 19, 2048
-	n, err := New(Demo(), ch, l, 1)
+	n, err := New(Demo(), 19, 2048, 1)
 	if err != nil {
 		b.Fatal(err)
 	}
+	benchStep(b, n)
+}
+
+// BenchmarkDemoStepEngine is BenchmarkDemoStep on the Backend engine with
+// the CPU backend (GOMAXPROCS workers).
+func BenchmarkDemoStepEngine(b *testing.B) {
+	be := kernels.NewCPU(0)
+	defer be.Close()
+	n, err := NewEngine(Demo(), 19, 2048, 1, be, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer n.Close()
+	benchStep(b, n)
+}
+
+func benchStep(b *testing.B, n Net) {
+	const batch, ch, l = 16, 19, 2048
 	x := randInput(batch*ch*l, 1)
 	dl := randInput(batch*l, 2)
 	for i := range dl {
