@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/pipeml/pipe/kernels/cuda"
 )
 
 // tiny is a small configuration exercising every component.
@@ -106,8 +108,32 @@ func TestBuilderRejects(t *testing.T) {
 	if _, err := (Builder{}).Build(json.RawMessage(`{"preset":"demo"}`), 19, 2047, 1); err == nil || !strings.Contains(err.Error(), "multiple of downsample") {
 		t.Fatalf("got %v", err)
 	}
-	if _, err := (Builder{}).Build(json.RawMessage(`{"preset":"a100"}`), 19, 15360, 1); err == nil {
-		t.Fatal("a100 with device cuda built on the CPU engine")
+	if _, err := (Builder{}).Build(json.RawMessage(`{"preset":"a100"}`), 19, 15360, 1); err == nil || !strings.Contains(err.Error(), `precision = "bf16" is not implemented`) {
+		t.Fatalf("a100 (bf16): got %v", err)
+	}
+	if !cuda.Built {
+		_, err := (Builder{}).Build(json.RawMessage(`{"preset":"demo","device":"cuda"}`), 19, 2048, 1)
+		if err == nil || !strings.Contains(err.Error(), `model: device = "cuda"`) || !strings.Contains(err.Error(), "built without CUDA support") {
+			t.Fatalf("device cuda without -tags cuda: got %v", err)
+		}
+	}
+}
+
+// TestBuilderDevices: "cpu", and "auto" without a GPU, build the pure-Go
+// V3.
+func TestBuilderDevices(t *testing.T) {
+	devs := []string{"cpu"}
+	if !cuda.Built {
+		devs = append(devs, "auto")
+	}
+	for _, d := range devs {
+		n, err := (Builder{}).Build(json.RawMessage(`{"preset":"demo","device":"`+d+`"}`), 19, 2048, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := n.(*V3); !ok {
+			t.Errorf("device %s: built %T, want *V3", d, n)
+		}
 	}
 }
 

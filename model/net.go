@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/pipeml/pipe/kernels/cuda"
+	"github.com/pipeml/pipe/kernels/device"
 )
 
 // V3 is the dual-stream detector. It implements Net (and the optional
@@ -540,19 +543,35 @@ type Builder struct{}
 // the network computes something else for the same configuration.
 func (Builder) Version() string { return "v3-1" }
 
-// Build decodes cfg (see Decode) and returns a V3 for windows of
-// channels × length samples initialised from seed.
+// Build decodes cfg (see Decode) and returns a network for windows of
+// channels × length samples initialised from seed: the pure-Go V3 for
+// device "cpu", and for "auto" unless a GPU is found; an Engine on the CUDA
+// backend for "cuda" (an error in a binary built without -tags cuda) and
+// for "auto" with a GPU. The Engine owns its backend (closed by Close).
 func (Builder) Build(cfg json.RawMessage, channels, length int, seed uint64) (Net, error) {
 	c, err := Decode(cfg)
 	if err != nil {
 		return nil, err
 	}
-	switch c.Device {
-	case "cuda":
-		return nil, errors.New("model: device = \"cuda\": this model runs on the CPU kernels only (set device = \"cpu\" or \"auto\")")
-	}
 	if c.Precision == "bf16" {
-		return nil, errors.New("model: precision = \"bf16\" needs the CUDA engine; use \"fp32\" on the CPU")
+		return nil, errors.New("model: precision = \"bf16\" is not implemented (both engines run fp32): set precision = \"fp32\"")
+	}
+	if c.Device == "cuda" || (c.Device == "auto" && cuda.Built) {
+		sel, err := device.Open(device.Options{Device: c.Device})
+		if err != nil {
+			return nil, fmt.Errorf("model: device = %q: %w", c.Device, err)
+		}
+		if sel.GPU {
+			e, err := NewEngine(c, channels, length, seed, sel.Backend, true)
+			if err != nil {
+				sel.Backend.Close()
+				return nil, err
+			}
+			return e, nil
+		}
+		if err := sel.Backend.Close(); err != nil {
+			return nil, err
+		}
 	}
 	return New(c, channels, length, seed)
 }

@@ -9,7 +9,7 @@
 # populate reads the real corpus. The profile chooses the sizes: "demo" is
 # the V3 architecture scaled down to train on two CPU cores in minutes,
 # "a100" the original project's TUSZ settings (60 s windows, batch 64,
-# lr 3e-5, clip 0.5, warmup 3 %, 100 epochs, bf16 on the GPU). See the
+# lr 3e-5, clip 0.5, warmup 3 %, 100 epochs, fp32 on the GPU). See the
 # README section "Training".
 #
 # A killed run resumes: `pipe run` again continues the train stage from its
@@ -89,7 +89,7 @@ locals {
       minutes    = 30
       val_step   = 2
       eval_step  = 1
-      model      = { preset = "a100", device = "cuda", precision = "bf16" }
+      model      = { preset = "a100", device = "cuda", precision = "fp32" } # bf16: not implemented
     }
   }
   p = local.profiles[var.profile]
