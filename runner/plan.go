@@ -81,12 +81,30 @@ type node struct {
 	fetched   bool
 }
 
-// prefetch reads every stage's latest attempt with a few goroutines: the
-// decisions themselves run in dependency order, but these reads do not
-// depend on each other.
+// prefetch reads every stage's latest attempt ahead of the decisions (which
+// run in dependency order, while these reads do not depend on each other):
+// in one read transaction when the store can (BatchStore), else with a few
+// goroutines.
 func (r *Runner) prefetch(nodes []*node) {
+	if len(nodes) < 64 {
+		return
+	}
+	if b, ok := r.store.(BatchStore); ok {
+		names := make([]string, len(nodes))
+		for i, n := range nodes {
+			names[i] = n.name
+		}
+		all, err := b.LatestAll(names)
+		if err != nil || len(all) != len(nodes) {
+			return // each decision reads its own attempt and reports the error
+		}
+		for i, n := range nodes {
+			n.latest, n.fetched = all[i], true
+		}
+		return
+	}
 	workers := min(runtime.GOMAXPROCS(0), 8)
-	if len(nodes) < 64 || workers < 2 {
+	if workers < 2 {
 		return
 	}
 	var wg sync.WaitGroup

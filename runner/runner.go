@@ -138,6 +138,15 @@ type Store interface {
 	Digest(path string) (string, error)
 }
 
+// BatchStore is a Store that can read the latest attempts of many stages at
+// once (one read transaction instead of one per stage); the runner uses it
+// when the store implements it.
+type BatchStore interface {
+	Store
+	// LatestAll returns Latest of each of stages, in order.
+	LatestAll(stages []string) ([]*Attempt, error)
+}
+
 // Options control one Plan or Run.
 type Options struct {
 	// Only restricts the run to these stages (not their dependencies).

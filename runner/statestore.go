@@ -27,6 +27,19 @@ func (s stateStore) Latest(stage string) (*Attempt, error) {
 	return fromState(a), err
 }
 
+// LatestAll implements BatchStore.
+func (s stateStore) LatestAll(stages []string) ([]*Attempt, error) {
+	all, err := s.db.LatestAll(stages)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Attempt, len(all))
+	for i, a := range all {
+		out[i] = fromState(a)
+	}
+	return out, nil
+}
+
 // LastSuccess implements Store.
 func (s stateStore) LastSuccess(stage string) (*Attempt, error) {
 	a, err := s.db.LastSuccess(stage)
