@@ -86,6 +86,7 @@ type Pipeline struct {
 	Graph *dag.Graph[string]
 
 	ctx         *hcl.EvalContext // var, local, path and functions
+	reads       *readLog         // what Load and Resolve read from outside
 	specs       map[string]*kindSpec
 	noResources cty.Value            // stage.X.resources of a stage without the block
 	defaults    map[string]cty.Value // stage.X.ATTR of an absent attribute
@@ -312,6 +313,7 @@ func LoadSource(path string, src []byte, in Inputs, reg *stages.Registry) (*Pipe
 		Locals:    map[string]cty.Value{},
 		Stages:    map[string]*Stage{},
 		specs:     map[string]*kindSpec{},
+		reads:     &readLog{},
 		noResources: cty.ObjectVal(map[string]cty.Value{
 			"cpus":     cty.NumberIntVal(0),
 			"memory":   cty.NumberIntVal(0),
@@ -330,7 +332,7 @@ func LoadSource(path string, src []byte, in Inputs, reg *stages.Registry) (*Pipe
 			"enabled":     cty.True,
 		},
 	}
-	l := &loader{p: p, reg: reg, in: in, env: env, funcs: functions(cwd, env)}
+	l := &loader{p: p, reg: reg, in: in, env: env, funcs: functions(cwd, env, p.reads)}
 	diags = append(diags, l.load(body)...)
 	if diags.HasErrors() {
 		return nil, diags

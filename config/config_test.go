@@ -348,7 +348,7 @@ func TestFunctions(t *testing.T) {
 	os.WriteFile(filepath.Join(cwd, "bin.dat"), []byte{0xff, 0xfe}, 0o644)
 	os.MkdirAll(filepath.Join(cwd, "d/e"), 0o755)
 	os.WriteFile(filepath.Join(cwd, "d/e/g.txt"), nil, 0o644)
-	fns := functions(cwd, map[string]string{"HOME": "/home/x"})
+	fns := functions(cwd, map[string]string{"HOME": "/home/x"}, &readLog{})
 	ctx := &hcl.EvalContext{Functions: fns}
 	for _, tc := range []struct{ expr, want string }{
 		{`file("f.txt")`, "hello\n"},

@@ -17,7 +17,7 @@ import (
 // functions returns the functions a pipeline may call. Relative paths given
 // to the file functions resolve against cwd; env reads the environment
 // given to Load, not the process's.
-func functions(cwd string, env map[string]string) map[string]function.Function {
+func functions(cwd string, env map[string]string, log *readLog) map[string]function.Function {
 	abs := func(p string) string {
 		if filepath.IsAbs(p) {
 			return filepath.Clean(p)
@@ -95,14 +95,14 @@ func functions(cwd string, env map[string]string) map[string]function.Function {
 		"can":             tryfunc.CanFunc,
 
 		// Files and paths.
-		"file":       fileFunc(abs),
-		"fileexists": fileExistsFunc(abs),
+		"file":       fileFunc(abs, log),
+		"fileexists": fileExistsFunc(abs, log),
 		"abspath":    stringFunc("path", abs),
 		"basename":   stringFunc("path", filepath.Base),
 		"dirname":    stringFunc("path", filepath.Dir),
 		"pathjoin":   pathJoinFunc(),
-		"glob":       globFunc(cwd),
-		"env":        envFunc(env),
+		"glob":       globFunc(cwd, log),
+		"env":        envFunc(env, log),
 	}
 }
 
@@ -117,13 +117,13 @@ func stringFunc(param string, f func(string) string) function.Function {
 	})
 }
 
-func fileFunc(abs func(string) string) function.Function {
+func fileFunc(abs func(string) string, log *readLog) function.Function {
 	return function.New(&function.Spec{
 		Params: []function.Parameter{{Name: "path", Type: cty.String}},
 		Type:   function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
 			p := abs(args[0].AsString())
-			b, err := os.ReadFile(p)
+			b, err := log.readFile(p)
 			if err != nil {
 				return cty.NilVal, function.NewArgErrorf(0, "read %s: %s", p, unwrapPathError(err))
 			}
@@ -135,13 +135,13 @@ func fileFunc(abs func(string) string) function.Function {
 	})
 }
 
-func fileExistsFunc(abs func(string) string) function.Function {
+func fileExistsFunc(abs func(string) string, log *readLog) function.Function {
 	return function.New(&function.Spec{
 		Params: []function.Parameter{{Name: "path", Type: cty.String}},
 		Type:   function.StaticReturnType(cty.Bool),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
 			p := abs(args[0].AsString())
-			fi, err := os.Stat(p)
+			fi, err := log.stat(p)
 			if err != nil {
 				if os.IsNotExist(err) {
 					return cty.False, nil
@@ -172,7 +172,7 @@ func pathJoinFunc() function.Function {
 
 // globFunc returns the sorted matches of a pattern ("**" matches any number
 // of directories); relative patterns give paths relative to cwd.
-func globFunc(cwd string) function.Function {
+func globFunc(cwd string, log *readLog) function.Function {
 	return function.New(&function.Spec{
 		Params: []function.Parameter{{Name: "pattern", Type: cty.String}},
 		Type:   function.StaticReturnType(cty.List(cty.String)),
@@ -183,7 +183,7 @@ func globFunc(cwd string) function.Function {
 			if rel {
 				full = filepath.Join(cwd, pat)
 			}
-			matches, err := expandGlob(full)
+			matches, err := log.glob(full)
 			if err != nil {
 				return cty.NilVal, function.NewArgError(0, err)
 			}
@@ -206,7 +206,7 @@ func globFunc(cwd string) function.Function {
 
 // envFunc returns env(name[, default]): the variable's value, the default
 // when it is unset, or an error naming it when unset without a default.
-func envFunc(env map[string]string) function.Function {
+func envFunc(env map[string]string, log *readLog) function.Function {
 	return function.New(&function.Spec{
 		Params:   []function.Parameter{{Name: "name", Type: cty.String}},
 		VarParam: &function.Parameter{Name: "default", Type: cty.String},
@@ -216,7 +216,7 @@ func envFunc(env map[string]string) function.Function {
 				return cty.NilVal, function.NewArgErrorf(2, "env takes a name and at most one default")
 			}
 			name := args[0].AsString()
-			if v, ok := env[name]; ok {
+			if v, ok := log.env(env, name); ok {
 				return cty.StringVal(v), nil
 			}
 			if len(args) == 2 {

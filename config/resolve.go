@@ -351,7 +351,7 @@ func (rs *resolver) inputs(v cty.Value) []string {
 			}
 			continue
 		}
-		m, err := expandGlob(p)
+		m, err := rs.p.reads.glob(p)
 		if err != nil {
 			rs.errorAt("inputs", err.Error())
 			continue

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -146,7 +145,7 @@ func (l *loader) decodeVariables(blocks []*hcl.Block) hcl.Diagnostics {
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(l.p.Cwd, path)
 		}
-		src, err := os.ReadFile(path)
+		src, err := l.p.reads.readFile(path)
 		if err != nil {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,

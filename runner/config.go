@@ -29,6 +29,11 @@ func (c configPipeline) Resolve(name string, upstream map[string]cty.Value) (*St
 	if diags.HasErrors() {
 		return nil, diags
 	}
+	return stageFromResolved(r), nil
+}
+
+// stageFromResolved is the runner's view of a resolved stage.
+func stageFromResolved(r *config.Resolved) *Stage {
 	return &Stage{
 		Name:       r.Name,
 		Kind:       r.Kind,
@@ -46,5 +51,5 @@ func (c configPipeline) Resolve(name string, upstream map[string]cty.Value) (*St
 		Resources:  r.Resources,
 		Unknown:    r.Unknown,
 		Value:      r.Value,
-	}, nil
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/pipeml/pipe/config"
+	"github.com/pipeml/pipe/stages"
 )
 
 // pipelineFlags are the flags of every command that loads a pipeline.
@@ -53,6 +54,19 @@ func loadPipeline(g *globals, path string, f *pipelineFlags) (*config.Pipeline, 
 		return nil, err
 	}
 	return p, nil
+}
+
+// loadPipelineSource is loadPipeline with the file's bytes already read
+// and the registry made; cacheable is false when Load gave warnings (a
+// cached pipeline would not show them again).
+func loadPipelineSource(g *globals, path string, src []byte, f *pipelineFlags, reg *stages.Registry) (p *config.Pipeline, cacheable bool, err error) {
+	gc := debug.SetGCPercent(400)
+	p, diags := config.LoadSource(path, src, config.Inputs{Vars: f.vars, VarFiles: f.varFiles, Env: os.Environ()}, reg)
+	debug.SetGCPercent(gc)
+	if err := reportDiags(g, diags); err != nil {
+		return nil, false, err
+	}
+	return p, len(diags) == 0, nil
 }
 
 // reportDiags prints diags to stderr and turns errors among them into a

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -17,7 +18,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/pipeml/pipe/config"
 	"github.com/pipeml/pipe/runner"
 )
 
@@ -102,13 +102,14 @@ or blocked. Same as pipe run --dry-run.`,
 	return cmd
 }
 
-// prepare loads the pipeline and opens the state for run or plan.
-func prepare(g *globals, f *runFlags, args []string, lock bool) (*config.Pipeline, *stateHandle, error) {
+// prepare loads the pipeline (through the compiled-pipeline cache) and
+// opens the state for run or plan.
+func prepare(g *globals, f *runFlags, args []string, lock bool) (*runner.Compiled, *stateHandle, error) {
 	// Planning thousands of stages allocates many small short-lived
 	// objects; collecting less often halves the time spent in the GC.
 	debug.SetGCPercent(400)
 	path := pipelineFile(args)
-	p, err := loadPipeline(g, path, &f.pipelineFlags)
+	p, err := openPipeline(g, path, &f.pipelineFlags)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -125,10 +126,10 @@ func prepare(g *globals, f *runFlags, args []string, lock bool) (*config.Pipelin
 	return p, st, nil
 }
 
-func runnerOptions(g *globals, f *runFlags, p *config.Pipeline, args []string) runner.Options {
+func runnerOptions(g *globals, f *runFlags, p *runner.Compiled, args []string) runner.Options {
 	par := f.parallel
 	if par == 0 {
-		par = p.MaxParallel
+		par = p.MaxParallel()
 	}
 	if par == 0 {
 		par = runtime.NumCPU()
@@ -136,7 +137,7 @@ func runnerOptions(g *globals, f *runFlags, p *config.Pipeline, args []string) r
 	return runner.Options{
 		Only: f.only, From: f.from, Force: f.force, ForceAll: f.forceAll,
 		Parallel: par, KeepGoing: f.keepGoing, StateDir: g.stateDir,
-		Pipeline: p.Path, Args: args,
+		Pipeline: p.Path(), Args: args,
 	}
 }
 
@@ -146,11 +147,12 @@ func planCmd(cmd *cobra.Command, g *globals, f *runFlags, args []string) error {
 		return err
 	}
 	defer st.Close()
-	r := runner.New(runner.FromConfig(p), st.store, runnerOptions(g, f, p, args))
+	r := runner.New(p, st.store, runnerOptions(g, f, p, args))
 	results, err := r.Plan()
 	if err != nil {
 		return pipelineErr(g, err)
 	}
+	saveCompiled(g, p)
 	if f.json {
 		enc := json.NewEncoder(g.stdout)
 		enc.SetIndent("", "  ")
@@ -211,13 +213,16 @@ func runCmd(cmd *cobra.Command, g *globals, f *runFlags, args []string) error {
 	opts.Log = logger
 	opts.Stream = true
 	opts.Progress = disp
-	r := runner.New(runner.FromConfig(p), st.store, opts)
+	r := runner.New(p, st.store, opts)
 	start := time.Now()
 	disp.Start()
 	rep, err := r.Run(cmd.Context())
 	disp.Stop()
 	if rep == nil {
 		return pipelineErr(g, err)
+	}
+	if err == nil {
+		saveCompiled(g, p)
 	}
 	counts := map[string]int{}
 	for _, res := range rep.Results {
@@ -254,6 +259,21 @@ func runCmd(cmd *cobra.Command, g *globals, f *runFlags, args []string) error {
 		return &exitError{code: 1, err: fmt.Errorf("%d stage(s) failed", counts["failed"]), reported: true}
 	}
 	return nil
+}
+
+// saveCompiled writes the compiled-pipeline cache of p when it has new
+// stages, into a state directory that exists; a failure costs only speed
+// and is logged at debug level.
+func saveCompiled(g *globals, p *runner.Compiled) {
+	if g.logLevel == "debug" {
+		fmt.Fprintln(g.stderr, "compiled pipeline:", p.Status())
+	}
+	if _, err := os.Stat(g.stateDir); err != nil {
+		return
+	}
+	if err := p.Save(); err != nil && g.logLevel == "debug" {
+		fmt.Fprintln(g.stderr, "compiled pipeline cache:", err)
+	}
 }
 
 // newLogger returns the run's logger writing to w with the global log
