@@ -63,11 +63,40 @@ func (d *DB) Digest(path string) (string, error) {
 	return filehash.Path(path, d.fileDigest)
 }
 
+// memoDigest is a digest remembered in memory with the stat key it holds
+// for.
+type memoDigest struct {
+	key    statKey
+	digest string
+}
+
+// memo remembers a digest for this process, under the same rule as the
+// database cache (not for a file modified in the last racyWindow): a plan
+// checks each stage's output and, as an input, again in each stage
+// downstream, and a map lookup is cheaper than a read transaction.
+func (d *DB) memo(path string, key statKey, mtime time.Time, digest string) {
+	if time.Since(mtime) <= racyWindow {
+		return
+	}
+	d.digestMu.Lock()
+	if d.digests == nil {
+		d.digests = make(map[string]memoDigest)
+	}
+	d.digests[path] = memoDigest{key, digest}
+	d.digestMu.Unlock()
+}
+
 // fileDigest is a filehash.FileFunc backed by the cache.
 func (d *DB) fileDigest(path string, fi fs.FileInfo) (string, error) {
 	key, ok := keyOf(fi)
 	if !ok {
 		return filehash.File(path)
+	}
+	d.digestMu.Lock()
+	m, ok := d.digests[path]
+	d.digestMu.Unlock()
+	if ok && m.key == key {
+		return m.digest, nil
 	}
 	var cached string
 	_ = d.view(func(tx *bolt.Tx) error {
@@ -81,12 +110,14 @@ func (d *DB) fileDigest(path string, fi fs.FileInfo) (string, error) {
 		return nil
 	})
 	if cached != "" {
+		d.memo(path, key, fi.ModTime(), cached)
 		return cached, nil
 	}
 	sum, err := filehash.File(path)
 	if err != nil {
 		return "", err
 	}
+	d.memo(path, key, fi.ModTime(), sum)
 	if d.reqs != nil && time.Since(fi.ModTime()) > racyWindow {
 		v := key.encode(sum)
 		_ = d.write(false, true, func(tx *bolt.Tx) error { // a failed cache write costs a rehash later

@@ -138,6 +138,10 @@ type DB struct {
 	// stale: read-only, and no live pipe holds the lock, so what is
 	// recorded as running was interrupted.
 	stale bool
+	// digests remembers the file digests this process looked up or
+	// computed, by path with their stat key (see fileDigest).
+	digestMu sync.Mutex
+	digests  map[string]memoDigest
 }
 
 // CorruptError reports a state database that cannot be read.
