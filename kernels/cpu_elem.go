@@ -12,6 +12,7 @@ type elArgs struct {
 	act                                        Activation
 	a, b                                       float32
 	cfg                                        BCEFocal
+	seed, stream, thresh                       uint64
 }
 
 func (c *CPU) elems(n int, f func(c *CPU, w, i int)) {

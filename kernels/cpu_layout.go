@@ -104,3 +104,29 @@ func (c *CPU) TriuScatter(G, N int, in, S Buffer, sym bool) error {
 	}
 	return nil
 }
+
+// DropoutMask implements Elementwise.
+func (c *CPU) DropoutMask(mask Buffer, seed uint64, stream int, p float64) error {
+	var a args
+	m := a.need("dropout mask", mask, -1)
+	if a.err != nil {
+		return a.err
+	}
+	if err := CheckDropout(len(m), stream, p); err != nil {
+		return errorf("%v", err)
+	}
+	e := &c.tasks.el
+	e.z, e.n, e.seed, e.stream, e.thresh, e.a = m, len(m), seed, uint64(stream)<<40, dropoutThreshold(p), float32(1/(1-p))
+	c.elems(e.n, func(c *CPU, _, i int) {
+		e := &c.tasks.el
+		lo, hi := blk(i, e.n)
+		for j := lo; j < hi; j++ {
+			if Mix64(e.seed^Mix64(e.stream^uint64(j)))>>11 >= e.thresh {
+				e.z[j] = e.a
+			} else {
+				e.z[j] = 0
+			}
+		}
+	})
+	return nil
+}

@@ -155,6 +155,11 @@ type Elementwise interface {
 	// D), y[a,n,m,:] = x[a,m,n,:] (y ≠ x). D = 1 is a batched matrix
 	// transpose; its backward is Transpose(gy, gx, A, N, M, D).
 	Transpose(x, y Buffer, A, M, N, D int) error
+	// DropoutMask fills mask with inverted-dropout factors: 1/(1−p) where
+	// element i is kept, else 0. Element i of stream is kept when
+	// DropoutKeep(seed, stream, i, p): a pure function of (seed, stream,
+	// i), the same on every backend. 0 <= p < 1; stream in [0, 2^24).
+	DropoutMask(mask Buffer, seed uint64, stream int, p float64) error
 }
 
 // Graph is the graph stream's ops, batched over G graphs (batch × time).
@@ -335,6 +340,40 @@ type BCEFocal struct {
 	PosWeight float32 // pos_weight (1 = none)
 	Alpha     float32 // focal alpha; < 0 disables the alpha weighting
 	Gamma     float32 // focal gamma; 0 = plain BCE
+}
+
+// Mix64 is splitmix64's finaliser, the hash of DropoutKeep.
+func Mix64(z uint64) uint64 {
+	z += 0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// DropoutKeep reports whether dropout with probability p keeps element i
+// of stream: h = Mix64(seed ^ Mix64(stream<<40 ^ i)), kept when the 53
+// high bits of h, as a fraction of 2^53, are >= p.
+func DropoutKeep(seed uint64, stream, i int, p float64) bool {
+	h := Mix64(seed ^ Mix64(uint64(stream)<<40^uint64(i)))
+	return float64(h>>11)/(1<<53) >= p
+}
+
+// dropoutThreshold is the integer form of DropoutKeep's test: the 53 high
+// bits of h are >= it exactly when their fraction of 2^53 is >= p.
+func dropoutThreshold(p float64) uint64 { return uint64(math.Ceil(p * (1 << 53))) }
+
+// DropoutThreshold exports dropoutThreshold for the CUDA backend.
+func DropoutThreshold(p float64) uint64 { return dropoutThreshold(p) }
+
+// CheckDropout reports an impossible DropoutMask call.
+func CheckDropout(n, stream int, p float64) error {
+	if !(p >= 0 && p < 1) {
+		return fmt.Errorf("dropout: p = %v: want 0 <= p < 1", p)
+	}
+	if stream < 0 || stream >= 1<<24 {
+		return fmt.Errorf("dropout: stream %d: want 0 <= stream < 2^24", stream)
+	}
+	return fits("dropout", n)
 }
 
 // fits checks that a product of sizes fits int32 indexing (the CUDA

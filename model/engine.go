@@ -16,22 +16,21 @@ import (
 //
 // Parameters live on the host (Param.W, Param.G: the optimiser updates
 // them there): Forward uploads every Param.W, Backward downloads the
-// gradients and adds them to Param.G. Dropout masks (the same hash of
-// seed, layer and element as V3) are computed on the host and uploaded.
+// gradients and adds them to Param.G. Dropout masks are the Backend's
+// DropoutMask, the same hash of seed, layer and element as V3's.
 // The Laplacian positional encoding (lap_pe) is not supported (it needs a
 // batched eigensolver) and is refused by NewEngine. An Engine is not safe
 // for concurrent use.
 type Engine struct {
-	net     *V3
-	be      kernels.Backend
-	ownBE   bool
-	bufs    map[string]kernels.Buffer
-	w, g    map[*Param]kernels.Buffer
-	node    []*mamba.BiLayer
-	edge    []*mamba.BiLayer
-	owned   []kernels.Buffer
-	host    []float32 // download scratch
-	maskBuf []float32
+	net   *V3
+	be    kernels.Backend
+	ownBE bool
+	bufs  map[string]kernels.Buffer
+	w, g  map[*Param]kernels.Buffer
+	node  []*mamba.BiLayer
+	edge  []*mamba.BiLayer
+	owned []kernels.Buffer
+	host  []float32 // download scratch
 
 	b, t, l int
 	train   bool
@@ -315,19 +314,7 @@ func (e *Engine) Forward(x []float32, batch, length int, train bool, seed uint64
 			if o.err != nil {
 				break
 			}
-			e.maskBuf = grow(e.maskBuf, B*cl.cout*T)
-			scale := float32(1 / (1 - cl.dropout))
-			m := e.maskBuf
-			parFor(len(m), func(lo, hi int) {
-				for j := lo; j < hi; j++ {
-					if keep(seed, cl.index, j, cl.dropout) {
-						m[j] = scale
-					} else {
-						m[j] = 0
-					}
-				}
-			})
-			o.do("upload dropout mask", be.Upload(mask, m))
+			o.do("dropout mask", be.DropoutMask(mask, seed, cl.index, cl.dropout))
 			o.do("dropout", be.Mul(act, mask, out))
 			in = out
 		}

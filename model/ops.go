@@ -7,6 +7,8 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
+
+	"github.com/pipeml/pipe/kernels"
 )
 
 // gemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices,
@@ -229,20 +231,10 @@ func layerNormBwd(dx, dout, x, gamma, mean, rstd, dgamma, dbeta []float32, rows,
 	}
 }
 
-// mix64 is splitmix64's finaliser: the dropout masks hash (seed, layer,
-// element) so that they do not depend on scheduling.
-func mix64(z uint64) uint64 {
-	z += 0x9e3779b97f4a7c15
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
-}
-
-// keep reports whether dropout keeps element i of a layer.
-func keep(seed uint64, layer, i int, p float64) bool {
-	h := mix64(seed ^ mix64(uint64(layer)<<40^uint64(i)))
-	return float64(h>>11)/(1<<53) >= p
-}
+// keep reports whether dropout keeps element i of a layer: a hash of
+// (seed, layer, element), so that masks do not depend on scheduling; the
+// same function as the Backend's DropoutMask.
+func keep(seed uint64, layer, i int, p float64) bool { return kernels.DropoutKeep(seed, layer, i, p) }
 
 // expf is a float32 exp (Cephes' expf: range reduction by ln 2 and a
 // degree-6 polynomial, within 2 ulp), several times faster than math.Exp.

@@ -406,3 +406,31 @@ func TriuScatter(g *Gen, G, N int, sym bool) Case {
 		Bytes: 4 * float64(nn+np), BwdBytes: 4 * float64(nn+np),
 	}
 }
+
+// Dropout is y = x·mask with DropoutMask's mask (checked against the
+// float64 hash); its backward is gx = gy·mask.
+func Dropout(g *Gen, n int, seed uint64, stream int, p float64) Case {
+	return Case{
+		Name: fmt.Sprintf("dropout %d p%g stream %d", n, p, stream),
+		In:   []Array{in("x", g.U(n, -1, 1), true)},
+		Out:  []Output{{Name: "y", Len: n, Cot: true}, {Name: "mask", Len: n}},
+		Ref: func(in [][]float64) [][]float64 {
+			m := ref.DropoutMask(n, seed, stream, p)
+			y := make([]float64, n)
+			for i := range y {
+				y[i] = in[0][i] * m[i]
+			}
+			return [][]float64{y, m}
+		},
+		Fwd: func(b kernels.Backend, in, out []kernels.Buffer) error {
+			if err := b.DropoutMask(out[1], seed, stream, p); err != nil {
+				return err
+			}
+			return b.Mul(in[0], out[1], out[0])
+		},
+		Bwd: func(b kernels.Backend, in, out, gout, gin []kernels.Buffer) error {
+			return b.Mul(gout[0], out[1], gin[0])
+		},
+		Flops: 20 * float64(n), Bytes: 12 * float64(n), BwdFlops: float64(n), BwdBytes: 12 * float64(n),
+	}
+}

@@ -65,6 +65,7 @@ func smallCases(g *Gen) []Case {
 			cs = append(cs, TriuGather(g, s[0], s[1], sym), TriuScatter(g, s[0], s[1], sym))
 		}
 	}
+	cs = append(cs, Dropout(g, 1, 1, 0, 0.5), Dropout(g, 5000, 0xfeedfacecafebeef, 3, 0.1), Dropout(g, 777, 42, 1<<24-1, 0))
 	return cs
 }
 

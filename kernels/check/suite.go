@@ -58,6 +58,7 @@ func Suite(quick bool, seed uint64) []Case {
 		Transpose(g, B/19, L, 19, 64),
 		TriuGather(g, graphs, 19, true),
 		TriuScatter(g, graphs, 19, false),
+		Dropout(g, B*16*tEnc, seed, 2, 0.1),
 	}
 	return cs
 }

@@ -370,6 +370,15 @@ func (be *Backend) Transpose(x, y kernels.Buffer, A, M, N, D int) error {
 	return be.d.Transpose(b[0], b[1], A, M, N, D)
 }
 
+// DropoutMask implements kernels.Elementwise.
+func (be *Backend) DropoutMask(mask kernels.Buffer, seed uint64, stream int, p float64) error {
+	b, err := be.dev("dropout mask", mask)
+	if err != nil {
+		return err
+	}
+	return be.d.DropoutMask(b[0], seed, stream, p)
+}
+
 // TriuGather implements kernels.Graph.
 func (be *Backend) TriuGather(G, N int, S, out kernels.Buffer, sym bool) error {
 	b, err := be.dev("triu gather", S, out)

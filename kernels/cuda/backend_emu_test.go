@@ -76,7 +76,7 @@ func TestBackendMatchesCPU(t *testing.T) {
 }
 
 // TestLayoutOpsEmulated runs the layout ops (Transpose, TriuGather,
-// TriuScatter) through the kernels.Backend adapter on the emulator with
+// TriuScatter) and DropoutMask through the kernels.Backend adapter on the emulator with
 // kernels/check: outputs poisoned with NaN, forward against the float64
 // reference, every gradient coordinate against finite differences.
 func TestLayoutOpsEmulated(t *testing.T) {
@@ -92,6 +92,8 @@ func TestLayoutOpsEmulated(t *testing.T) {
 			cs = append(cs, check.TriuGather(g, s[0], s[1], sym), check.TriuScatter(g, s[0], s[1], sym))
 		}
 	}
+	cs = append(cs, check.Dropout(g, 1, 1, 0, 0.5), check.Dropout(g, 5000, 0xfeedfacecafebeef, 3, 0.1),
+		check.Dropout(g, 777, 42, 1<<24-1, 0), check.Dropout(g, 3000, 1<<63+12345, 7, 0.9))
 	for _, c := range cs {
 		r := check.Run(gpu, c, check.Options{FullFD: true, Seed: 1})
 		if r.Err != nil {

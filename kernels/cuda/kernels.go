@@ -76,6 +76,7 @@ func Signatures() map[string][]Param {
 		"clamp_bwd":         sig("pppiff"),
 		"flip_time":         sig("ppiii"),
 		"transpose_mid":     sig("ppiiii"),
+		"dropout_mask":      sig("piiiiiif"),
 		// graph.cu
 		"cosine_fwd":   sig("pppiiif"),
 		"cosine_bwd":   sig("ppppiiif"),

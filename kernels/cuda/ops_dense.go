@@ -1,6 +1,10 @@
 package cuda
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/pipeml/pipe/kernels"
+)
 
 // Gemm computes, for z in [0, batch), C[z] = alpha*op(A[z])*op(B[z]) + beta*C[z]
 // with row-major matrices (see src/gemm.cu); strides in elements, 0
@@ -567,4 +571,20 @@ func (d *Device) Transpose(x, y Buffer, A, M, N, D int) error {
 	}
 	g, b := grid1(n)
 	return d.launch(Launch{Kernel: "transpose_mid", Grid: g, Block: b, Args: []Arg{ptr(x), ptr(y), i32(A), i32(M), i32(N), i32(D)}})
+}
+
+// DropoutMask fills mask with kernels.DropoutKeep's inverted-dropout
+// factors (1/(1−p) kept, 0 dropped) for element i of stream.
+func (d *Device) DropoutMask(mask Buffer, seed uint64, stream int, p float64) error {
+	if !mask.Valid() {
+		return fmt.Errorf("cuda: dropout mask: missing buffer")
+	}
+	n := mask.Len()
+	if err := kernels.CheckDropout(n, stream, p); err != nil {
+		return fmt.Errorf("cuda: %w", err)
+	}
+	th := kernels.DropoutThreshold(p)
+	g, b := grid1(n)
+	return d.launch(Launch{Kernel: "dropout_mask", Grid: g, Block: b, Args: []Arg{ptr(mask), i32(n),
+		i32(int(uint32(seed))), i32(int(seed >> 32)), i32(stream), i32(int(uint32(th))), i32(int(th >> 32)), f32(float32(1 / (1 - p)))}})
 }

@@ -328,3 +328,24 @@ func TriuScatter(in []float64, G, N int, sym bool) []float64 {
 	}
 	return S
 }
+
+func mix64(z uint64) uint64 {
+	z += 0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// DropoutMask returns n inverted-dropout factors: 1/(1−p) where element i
+// of stream is kept (splitmix64 hash of seed, stream<<40 ^ i, 53 high bits
+// as a fraction of 2^53 >= p), else 0.
+func DropoutMask(n int, seed uint64, stream int, p float64) []float64 {
+	m := make([]float64, n)
+	for i := range m {
+		h := mix64(seed ^ mix64(uint64(stream)<<40^uint64(i)))
+		if float64(h>>11)/(1<<53) >= p {
+			m[i] = float64(float32(1 / (1 - p)))
+		}
+	}
+	return m
+}

@@ -49,7 +49,7 @@ const Entry kTable[] = {
     K(layernorm_fwd), K(layernorm_bwd_dx), K(layernorm_bwd_wb),
     K(rmsnorm_gated_fwd), K(rmsnorm_gated_bwd_dx), K(rmsnorm_gated_bwd_w), K(weightnorm_fwd), K(weightnorm_bwd),
     K(unary_fwd), K(unary_bwd), K(bias_softplus_fwd), K(bias_softplus_bwd), K(bce_focal), K(sum_all),
-    K(axpy), K(mul), K(affine), K(clamp_fwd), K(clamp_bwd), K(flip_time), K(transpose_mid),
+    K(axpy), K(mul), K(affine), K(clamp_fwd), K(clamp_bwd), K(flip_time), K(transpose_mid), K(dropout_mask),
     K(cosine_fwd), K(cosine_bwd), K(topk_sym), K(ssgconv_fwd), K(ssgconv_bwd), K(triu_gather), K(triu_scatter),
 };
 

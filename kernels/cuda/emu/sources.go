@@ -5,4 +5,4 @@
 package emu
 
 // SourcesHash is ptxbuild.SourcesHash of the .cu sources emu.cc was built from.
-const SourcesHash = "16acfcd7f01ce7798269c25ad31a158b963648b2134cefe336bde6db3e9d8a95"
+const SourcesHash = "e0d644eb6937b37879de5ccd31524bdc1a5fcec4221406dd78525edf74d37e2e"

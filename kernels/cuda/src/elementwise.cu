@@ -173,3 +173,26 @@ extern "C" __global__ void transpose_mid(const float* __restrict__ x, float* __r
     y[i] = x[(((size_t)a * M + m) * N + nn) * D + d];
   }
 }
+
+// splitmix64's finaliser (the hash of kernels.DropoutKeep).
+__device__ __forceinline__ unsigned long long pipe_mix64(unsigned long long z) {
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// Inverted-dropout mask: mask[i] = scale where element i of stream is kept
+// (the 53 high bits of mix64(seed ^ mix64(stream << 40 ^ i)) >= thresh),
+// else 0. 64-bit values come as 32-bit halves.
+extern "C" __global__ void dropout_mask(float* __restrict__ mask, int n, unsigned seed_lo,
+                                        unsigned seed_hi, unsigned stream, unsigned th_lo,
+                                        unsigned th_hi, float scale) {
+  const unsigned long long seed = ((unsigned long long)seed_hi << 32) | seed_lo;
+  const unsigned long long th = ((unsigned long long)th_hi << 32) | th_lo;
+  const unsigned long long st = (unsigned long long)stream << 40;
+  PIPE_FOR(i, n) {
+    const unsigned long long h = pipe_mix64(seed ^ pipe_mix64(st ^ (unsigned long long)i));
+    mask[i] = (h >> 11) >= th ? scale : 0.0f;
+  }
+}
