@@ -68,7 +68,7 @@ type cacheEntry struct {
 }
 
 // cacheMagic starts a cache file; bump the version with any format change.
-const cacheMagic = "pipe compiled pipeline v1\n"
+const cacheMagic = "pipe compiled pipeline v2\n"
 
 // castagnoli is the CRC-32C table of the checksum that ends a cache file
 // (the body after the magic line), so that a damaged file is not used.
@@ -290,6 +290,15 @@ func encodeStage(r *config.Resolved) ([]byte, bool) {
 			return nil, false
 		}
 	}
+	fixed := map[string]string{}
+	if err := fixedKeys(stageFromResolved(r), fixed); err != nil {
+		return nil, false
+	}
+	e.uvarint(uint64(len(fixed)))
+	for _, k := range sortedKeys(fixed) {
+		e.str(k)
+		e.str(fixed[k])
+	}
 	return e.b, true
 }
 
@@ -322,16 +331,28 @@ func (c *Compiled) decodeStage(b []byte) (*Stage, error) {
 	st.Resources.GPUs = int(d.int())
 	st.Resources.GPUType = d.str()
 	n = d.count(2)
-	static := make(map[string]cty.Value, n)
+	var static map[string]cty.Value
+	if n > 0 {
+		static = make(map[string]cty.Value, n)
+	}
 	for range n {
 		k := d.str()
 		static[k] = d.value()
 	}
 	n = d.count(2)
-	outs := make(map[string]cty.Type, n)
+	var outs map[string]cty.Type
+	if n > 0 {
+		outs = make(map[string]cty.Type, n)
+	}
 	for range n {
 		k := d.str()
 		outs[k] = d.typ(0)
+	}
+	n = d.count(2)
+	st.fixed = make(map[string]string, n)
+	for range n {
+		k := d.str()
+		st.fixed[k] = d.str()
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.err = errCorrupt
@@ -344,6 +365,12 @@ func (c *Compiled) decodeStage(b []byte) (*Stage, error) {
 		return nil, fmt.Errorf("cached stage %s: unknown kind %q", st.Name, kind)
 	}
 	st.Kind = k
+	if len(outs) == 0 {
+		// Other stages read no output of this one: its value is constant.
+		v := cty.ObjectVal(static)
+		st.Value = func(map[string]cty.Value) cty.Value { return v }
+		return st, nil
+	}
 	st.Value = func(outputs map[string]cty.Value) cty.Value {
 		obj := make(map[string]cty.Value, len(static)+len(outs))
 		for k, v := range static {

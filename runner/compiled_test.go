@@ -162,8 +162,20 @@ func sameStage(t *testing.T, a, b *Stage, outs map[string]cty.Value) {
 	if (a.Config == cty.NilVal) != (b.Config == cty.NilVal) || (a.Config != cty.NilVal && !a.Config.RawEquals(b.Config)) {
 		t.Errorf("%s: config %#v vs %#v", a.Name, a.Config, b.Config)
 	}
+	for _, s := range []*Stage{a, b} {
+		if s.fixed != nil {
+			want := map[string]string{}
+			if err := fixedKeys(s, want); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(s.fixed, want) {
+				t.Errorf("%s: stored fingerprint keys %v, computed %v", s.Name, s.fixed, want)
+			}
+		}
+	}
 	ca, cb := *a, *b
 	ca.Kind, cb.Kind, ca.Config, cb.Config, ca.Value, cb.Value = nil, nil, cty.NilVal, cty.NilVal, nil, nil
+	ca.fixed, cb.fixed = nil, nil
 	if !reflect.DeepEqual(ca, cb) {
 		t.Errorf("stages differ:\n%+v\n%+v", ca, cb)
 	}

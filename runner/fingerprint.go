@@ -96,35 +96,13 @@ func (u upstreamResult) hash() string {
 // produces. up holds the results of its dependencies.
 func computeFingerprint(s *Stage, up map[string]upstreamResult, digest func(string) (string, error)) (*fingerprint, error) {
 	keys := make(map[string]string, 8+len(s.Env)+len(s.Inputs)+len(up))
-	keys[keyKind] = hashString(s.Kind.Name(), s.Kind.Version())
-	if s.Config != cty.NilVal && !s.Config.IsNull() {
-		if s.Config.Type().IsObjectType() {
-			for name := range s.Config.Type().AttributeTypes() {
-				h, err := hashValue(s.Config.GetAttr(name))
-				if err != nil {
-					return nil, fmt.Errorf("fingerprint config.%s: %w", name, err)
-				}
-				keys[prefConfig+name] = h
-			}
-		} else {
-			h, err := hashValue(s.Config)
-			if err != nil {
-				return nil, fmt.Errorf("fingerprint config: %w", err)
-			}
-			keys[keyConfig] = h
+	if s.fixed != nil {
+		for k, v := range s.fixed {
+			keys[k] = v
 		}
+	} else if err := fixedKeys(s, keys); err != nil {
+		return nil, err
 	}
-	switch {
-	case s.Shell != "":
-		keys[keyCommand] = hashString("sh", s.Shell)
-	case len(s.Argv) > 0:
-		keys[keyCommand] = hashString(append([]string{"argv"}, s.Argv...)...)
-	}
-	for k, v := range s.Env {
-		keys[prefEnv+k] = hashString(v)
-	}
-	keys[keyWorkdir] = hashString(s.Workdir)
-
 	paths, err := s.Kind.Paths(s.Config, s.Workdir)
 	if err != nil {
 		return nil, fmt.Errorf("paths of kind %s: %w", s.Kind.Name(), err)
@@ -148,6 +126,41 @@ func computeFingerprint(s *Stage, up map[string]upstreamResult, digest func(stri
 		keys[prefUp+name] = u.hash()
 	}
 	return &fingerprint{Sum: sumKeys(keys), Keys: keys, Outputs: outputs}, nil
+}
+
+// fixedKeys adds to keys the fingerprint keys that depend only on the
+// stage's evaluated attributes (kind, config, command, env, workdir), which
+// the compiled pipeline stores with each stage.
+func fixedKeys(s *Stage, keys map[string]string) error {
+	keys[keyKind] = hashString(s.Kind.Name(), s.Kind.Version())
+	if s.Config != cty.NilVal && !s.Config.IsNull() {
+		if s.Config.Type().IsObjectType() {
+			for name := range s.Config.Type().AttributeTypes() {
+				h, err := hashValue(s.Config.GetAttr(name))
+				if err != nil {
+					return fmt.Errorf("fingerprint config.%s: %w", name, err)
+				}
+				keys[prefConfig+name] = h
+			}
+		} else {
+			h, err := hashValue(s.Config)
+			if err != nil {
+				return fmt.Errorf("fingerprint config: %w", err)
+			}
+			keys[keyConfig] = h
+		}
+	}
+	switch {
+	case s.Shell != "":
+		keys[keyCommand] = hashString("sh", s.Shell)
+	case len(s.Argv) > 0:
+		keys[keyCommand] = hashString(append([]string{"argv"}, s.Argv...)...)
+	}
+	for k, v := range s.Env {
+		keys[prefEnv+k] = hashString(v)
+	}
+	keys[keyWorkdir] = hashString(s.Workdir)
+	return nil
 }
 
 // sumKeys is the fingerprint of a key set.

@@ -94,6 +94,7 @@ func (r *Runner) prefetch(nodes []*node) {
 		for i, n := range nodes {
 			names[i] = n.name
 		}
+		_ = b.WarmDigests() // without it each Digest reads the cache itself
 		all, err := b.LatestAll(names)
 		if err != nil || len(all) != len(nodes) {
 			return // each decision reads its own attempt and reports the error

@@ -63,6 +63,10 @@ type Stage struct {
 	// Value returns what other stages see as stage.NAME, given the outputs
 	// the stage published (nil: unknown).
 	Value func(outputs map[string]cty.Value) cty.Value
+
+	// fixed holds the fingerprint keys of fixedKeys when they were
+	// computed before (the compiled pipeline stores them); nil otherwise.
+	fixed map[string]string
 }
 
 // Status is the recorded state of an attempt.
@@ -145,6 +149,9 @@ type BatchStore interface {
 	Store
 	// LatestAll returns Latest of each of stages, in order.
 	LatestAll(stages []string) ([]*Attempt, error)
+	// WarmDigests prepares Digest for many calls (loads the digest cache
+	// at once); an error only means it did not.
+	WarmDigests() error
 }
 
 // Options control one Plan or Run.

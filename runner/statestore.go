@@ -40,6 +40,9 @@ func (s stateStore) LatestAll(stages []string) ([]*Attempt, error) {
 	return out, nil
 }
 
+// WarmDigests implements BatchStore.
+func (s stateStore) WarmDigests() error { return s.db.WarmDigests() }
+
 // LastSuccess implements Store.
 func (s stateStore) LastSuccess(stage string) (*Attempt, error) {
 	a, err := s.db.LastSuccess(stage)

@@ -86,6 +86,40 @@ func (d *DB) memo(path string, key statKey, mtime time.Time, digest string) {
 	d.digestMu.Unlock()
 }
 
+// maxWarm bounds how many cache entries WarmDigests loads.
+const maxWarm = 200000
+
+// WarmDigests loads the file-hash cache (up to 200000 entries) into memory
+// in one read transaction, so that the Digest calls that follow, one per
+// input and output of each stage, do not each open a transaction. Entries
+// are still used only when the file's stat matches.
+func (d *DB) WarmDigests() error {
+	memo := make(map[string]memoDigest)
+	err := d.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketFiles)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.First(); k != nil && len(memo) < maxWarm; k, v = c.Next() {
+			if key, dg, ok := decodeEntry(v); ok {
+				memo[string(k)] = memoDigest{key, dg}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	d.digestMu.Lock()
+	defer d.digestMu.Unlock()
+	for k, m := range d.digests {
+		memo[k] = m // what this process found is newer
+	}
+	d.digests = memo
+	return nil
+}
+
 // fileDigest is a filehash.FileFunc backed by the cache.
 func (d *DB) fileDigest(path string, fi fs.FileInfo) (string, error) {
 	key, ok := keyOf(fi)

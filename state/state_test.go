@@ -206,3 +206,54 @@ func TestDigestCache(t *testing.T) {
 		t.Errorf("missing: %v", err)
 	}
 }
+
+func TestWarmDigests(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	state := filepath.Join(dir, ".pipe")
+	f := filepath.Join(dir, "f")
+	os.WriteFile(f, []byte("one"), 0o644)
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(f, old, old)
+	db, err := Open(state, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1, err := db.Digest(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, ro := range []bool{true, false} {
+		db, err := Open(state, Options{ReadOnly: ro})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.WarmDigests(); err != nil {
+			t.Fatal(err)
+		}
+		if len(db.digests) != 1 {
+			t.Errorf("read-only %v: warmed %d entries, want 1", ro, len(db.digests))
+		}
+		if d, err := db.Digest(f); err != nil || d != d1 {
+			t.Errorf("read-only %v: warmed digest %s, %v; want %s", ro, d, err, d1)
+		}
+		db.Close()
+	}
+	// A warmed entry whose stat no longer matches is not used.
+	db, err = Open(state, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.WarmDigests(); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(f, []byte("two"), 0o644)
+	os.Chtimes(f, old, old)
+	if d, err := db.Digest(f); err != nil || d == d1 {
+		t.Errorf("rewritten file after warming: %s (was %s), %v", d, d1, err)
+	}
+}
