@@ -33,6 +33,7 @@ type Engine struct {
 	host  []float32 // download scratch
 
 	b, t, l int
+	seed    uint64
 	train   bool
 	done    bool // a Forward ran (Backward may follow)
 	logits  []float32
@@ -257,6 +258,25 @@ func (e *Engine) downShape(B, T int) kernels.ConvShape {
 		Stride: c.Downsample, Dil: 1}
 }
 
+// scratch returns the first n values of the buffer called name, which
+// holds max values (scratch shared by layers of different sizes).
+func (o *ops) scratch(name string, n, max int) kernels.Buffer {
+	b := o.buf(name, max)
+	if o.err != nil || n == max {
+		return b
+	}
+	return o.slice(b, 0, n)
+}
+
+// encMax is the largest encoder activation (batch × channels × length).
+func (e *Engine) encMax(B, T int) int {
+	m := 0
+	for _, cl := range e.net.enc {
+		m = max(m, cl.cout, cl.cin)
+	}
+	return B * m * T
+}
+
 // ones returns a buffer of n ones.
 func (o *ops) ones(n int) kernels.Buffer {
 	b := o.buf(fmt.Sprintf("ones.%d", n), n)
@@ -296,28 +316,31 @@ func (e *Engine) Forward(x []float32, batch, length int, train bool, seed uint64
 	if o.err == nil {
 		o.do("upload input", be.Upload(in, x))
 	}
-	// temporal encoder.
+	// temporal encoder: only each layer's output (ReLU, then dropout) is
+	// kept; the pre-activation and the mask live in scratch shared by the
+	// layers (the backward regenerates the mask and takes the ReLU's
+	// derivative from the output: out > 0 exactly where pre > 0 and kept).
+	e.seed = seed
 	for i, cl := range n.enc {
 		s := e.encShape(i, B, T)
 		ck := cl.cin * cl.k
 		w, nrm := o.buf(fmt.Sprintf("enc.%d.w", i), cl.cout*ck), o.buf(fmt.Sprintf("enc.%d.norm", i), cl.cout)
-		pre, act := o.buf(fmt.Sprintf("enc.%d.pre", i), B*cl.cout*T), o.buf(fmt.Sprintf("enc.%d.act", i), B*cl.cout*T)
+		pre, out := o.scratch("enc.pre", B*cl.cout*T, e.encMax(B, T)), o.buf(fmt.Sprintf("enc.%d.out", i), B*cl.cout*T)
 		if o.err != nil {
 			break
 		}
 		o.do("weight norm", be.WeightNormFwd(e.w[cl.v], e.w[cl.g], w, nrm, cl.cout, ck))
 		o.do("encoder conv", be.ConvFwd(s, in, w, e.w[cl.bias], pre))
-		o.do("relu", be.Unary(kernels.ReLU, pre, act))
-		in = act
+		o.do("relu", be.Unary(kernels.ReLU, pre, out))
 		if train && cl.dropout > 0 {
-			mask, out := o.buf(fmt.Sprintf("enc.%d.mask", i), B*cl.cout*T), o.buf(fmt.Sprintf("enc.%d.out", i), B*cl.cout*T)
+			mask := o.scratch("enc.mask", B*cl.cout*T, e.encMax(B, T))
 			if o.err != nil {
 				break
 			}
 			o.do("dropout mask", be.DropoutMask(mask, seed, cl.index, cl.dropout))
-			o.do("dropout", be.Mul(act, mask, out))
-			in = out
+			o.do("dropout", be.Mul(out, mask, out))
 		}
+		in = out
 		o.check(fmt.Sprintf("enc.%d", i), in)
 	}
 	// downsample (channel-first conv with stride S) → (B, L, D).
@@ -500,21 +523,18 @@ func (e *Engine) Backward(dlogits []float32) error {
 	}
 	o.do("split backward", be.LinearBwd(h, w(n.split), du, dh, g(n.split), g(n.splitB), rows, D, EF))
 	o.do("transpose", be.Transpose(dh, dhT, B, L, D, 1))
-	// downsample and encoder.
+	// downsample and encoder (gradients in two scratch buffers used in turn).
 	encIn := func(i int) kernels.Buffer { // input of encoder layer i (output of i−1)
 		if i == 0 {
 			return get("x", B*n.channels*T)
 		}
-		cl := n.enc[i-1]
-		if e.train && cl.dropout > 0 {
-			return get(fmt.Sprintf("enc.%d.out", i-1), B*cl.cout*T)
-		}
-		return get(fmt.Sprintf("enc.%d.act", i-1), B*cl.cout*T)
+		return get(fmt.Sprintf("enc.%d.out", i-1), B*n.enc[i-1].cout*T)
 	}
+	mx := e.encMax(B, T)
 	last := len(n.enc)
 	var gout kernels.Buffer
 	if last > 0 {
-		gout = get(fmt.Sprintf("enc.%d.gout", last-1), B*n.enc[last-1].cout*T)
+		gout = o.scratch("enc.g.0", B*n.enc[last-1].cout*T, mx)
 	}
 	xin := encIn(last)
 	if o.err != nil {
@@ -524,26 +544,25 @@ func (e *Engine) Backward(dlogits []float32) error {
 	for i := last - 1; i >= 0; i-- {
 		cl := n.enc[i]
 		ck := cl.cin * cl.k
-		gact := gout
 		if e.train && cl.dropout > 0 {
-			gact = get(fmt.Sprintf("enc.%d.gact", i), B*cl.cout*T)
-			mask := get(fmt.Sprintf("enc.%d.mask", i), B*cl.cout*T)
+			mask := o.scratch("enc.mask", B*cl.cout*T, mx)
 			if o.err != nil {
 				return o.err
 			}
-			o.do("dropout backward", be.Mul(gout, mask, gact))
+			o.do("dropout mask", be.DropoutMask(mask, e.seed, cl.index, cl.dropout))
+			o.do("dropout backward", be.Mul(gout, mask, gout))
 		}
-		pre, gpre := get(fmt.Sprintf("enc.%d.pre", i), B*cl.cout*T), get(fmt.Sprintf("enc.%d.gpre", i), B*cl.cout*T)
+		out, gpre := get(fmt.Sprintf("enc.%d.out", i), B*cl.cout*T), o.scratch("enc.pre", B*cl.cout*T, mx)
 		wn, nrm, gw := get(fmt.Sprintf("enc.%d.w", i), cl.cout*ck), get(fmt.Sprintf("enc.%d.norm", i), cl.cout), get(fmt.Sprintf("enc.%d.gw", i), cl.cout*ck)
 		var din kernels.Buffer
 		if i > 0 {
-			din = get(fmt.Sprintf("enc.%d.gout", i-1), B*cl.cin*T)
+			din = o.scratch(fmt.Sprintf("enc.g.%d", (last-i)%2), B*cl.cin*T, mx)
 		}
 		xi := encIn(i)
 		if o.err != nil {
 			return o.err
 		}
-		o.do("relu backward", be.UnaryBwd(kernels.ReLU, pre, gact, gpre))
+		o.do("relu backward", be.UnaryBwd(kernels.ReLU, out, gout, gpre))
 		o.do("encoder conv backward", be.ConvBwd(e.encShape(i, B, T), xi, wn, gpre, din, gw, g(cl.bias)))
 		o.do("weight norm backward", be.WeightNormBwd(w(cl.v), w(cl.g), nrm, gw, g(cl.v), g(cl.g), cl.cout, ck))
 		gout = din
