@@ -4,6 +4,8 @@
 # needs into one directory (default bench/gpu/out) and a tarball of it:
 #   cuda.test  the kernels/cuda test binary (-tags cuda): op tests, golden
 #              cases, TestGPUReport (the timing table)
+#   model.test the model test binary (-tags cuda): the Backend engine on the
+#              GPU against the pure-Go model, and its demo step time
 #   pipe       the pipe binary (-tags cuda) for `pipe test-kernels --device cuda`
 #   golden/    ../shared/golden/mamba2 (reference vectors)
 #   run.sh     the script to run there
@@ -19,8 +21,9 @@ export CGO_ENABLED=1
 go test -short ./kernels/cuda/ptxbuild -run TestCommittedPTXFresh >/dev/null || {
   echo "build.sh: the committed PTX is stale: run go tool task cuda:ptx" >&2; exit 1; }
 go test -c -tags cuda -o "$out/cuda.test" ./kernels/cuda
+go test -c -tags cuda -o "$out/model.test" ./model
 go build -tags cuda -o "$out/pipe" ./cmd/pipe
-for b in "$out/cuda.test" "$out/pipe"; do
+for b in "$out/cuda.test" "$out/model.test" "$out/pipe"; do
   if ldd "$b" | grep -E 'libcu(blas|dart|fft|rand|dnn)|libnvrtc' >/dev/null; then
     echo "build.sh: $b links a CUDA library other than libcuda.so.1:" >&2; ldd "$b" >&2; exit 1
   fi

@@ -6,6 +6,8 @@
 #   3. TestGPUReport: the timing table at the V3 shapes (error vs CPU f64,
 #      GB/s and % of the measured device copy bandwidth)
 #   4. pipe test-kernels --device cuda --require-gpu (CPU vs GPU, per kernel)
+#   5. the model's Backend engine on the GPU vs the pure-Go model (logits and
+#      every gradient) and the demo training step time (model.test)
 # Everything is also written to results.txt. Exit status: non-zero if any
 # step failed.
 set -uo pipefail
@@ -33,6 +35,14 @@ if help=$(./pipe test-kernels --help 2>&1); then
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 else
   echo "this pipe build has no test-kernels command (issue 4's kernelcheck stage is not in it)" | tee -a "$log"
+  status=1
+fi
+step "model engine on the GPU (TestEngineMatchesV3GPU, TestEngineGPUStep)"
+if [ -x ./model.test ]; then
+  ./model.test -test.v -test.run '^TestEngine(MatchesV3GPU|GPUStep)$' -test.timeout 20m 2>&1 | grep -v '=== RUN' | tee -a "$log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+else
+  echo "no model.test in this bundle" | tee -a "$log"
   status=1
 fi
 step "done: status $status (results in $PWD/$log)"
