@@ -66,3 +66,62 @@ func BenchmarkJacobi19(b *testing.B) {
 		jacobiEigen(a, v, n)
 	}
 }
+
+// countingBackend counts the bytes its Alloc hands out (live and peak).
+type countingBackend struct {
+	kernels.Backend
+	live, peak int64
+}
+
+func (c *countingBackend) Alloc(n int) (kernels.Buffer, error) {
+	b, err := c.Backend.Alloc(n)
+	if err == nil {
+		c.live += 4 * int64(n)
+		c.peak = max(c.peak, c.live)
+	}
+	return b, err
+}
+
+func (c *countingBackend) Free(b kernels.Buffer) error {
+	if b != nil {
+		c.live -= 4 * int64(b.Len())
+	}
+	return c.Backend.Free(b)
+}
+
+// BenchmarkEngineMemoryA100 measures the backend memory the engine
+// allocates for a training step of the a100 profile (fp32) at two small
+// batches of 60 steps on the CPU backend, and extrapolates linearly in
+// batch × steps (every activation is linear in it) to the profile's batch
+// of 64 windows of 960 steps. It reports GB (peak of Alloc minus Free; the
+// backends' own scratch is not included).
+func BenchmarkEngineMemoryA100(b *testing.B) {
+	c := A100()
+	c.Device, c.Precision = "cpu", "fp32"
+	const ch = 19
+	T := 60 * c.Downsample
+	peak := func(batch int) float64 {
+		cb := &countingBackend{Backend: kernels.NewCPU(0)}
+		defer cb.Backend.Close()
+		e, err := NewEngine(c, ch, T, 1, cb, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer e.Close()
+		if _, err := e.Forward(randInput(batch*ch*T, 1), batch, T, true, 1); err != nil {
+			b.Fatal(err)
+		}
+		if err := e.Backward(randInput(batch*T, 2)); err != nil {
+			b.Fatal(err)
+		}
+		return float64(cb.peak)
+	}
+	for i := 0; i < b.N; i++ {
+		p1, p2 := peak(1), peak(2)
+		perWindowStep := (p2 - p1) / 60
+		fixed := p1 - 60*perWindowStep
+		b.ReportMetric(fixed/1e9, "GB-fixed")
+		b.ReportMetric(perWindowStep/1e6, "MB/window-step")
+		b.ReportMetric((fixed+64*960*perWindowStep)/1e9, "GB@batch64")
+	}
+}
