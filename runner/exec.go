@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -308,13 +309,17 @@ func (r *Runner) attempt(ctx context.Context, n *node, stateDir string, attempt 
 	}
 	defer f.Close()
 	slog := r.opts.Log.WithPrefix(n.name)
-	var stdout, stderr io.Writer = f, f
+	// The log never fails the writer in front of it (a full disk must not
+	// stop the streaming of the output, nor block the command on a pipe
+	// nobody drains); its first error fails the attempt afterwards.
+	lf := &logSink{f: f}
+	var stdout, stderr io.Writer = lf, lf
 	var outLW, errLW *lineWriter
 	if r.opts.Stream {
 		outLW = newLineWriter(func(line string) { slog.Print(line) })
 		errLW = newLineWriter(func(line string) { slog.Print(line) })
-		stdout = io.MultiWriter(f, outLW)
-		stderr = io.MultiWriter(f, errLW)
+		stdout = io.MultiWriter(lf, outLW)
+		stderr = io.MultiWriter(lf, errLW)
 	}
 	defer func() {
 		if outLW != nil {
@@ -345,9 +350,44 @@ func (r *Runner) attempt(ctx context.Context, n *node, stateDir string, attempt 
 		if ctx.Err() == nil && errors.Is(context.Cause(actx), errTimeout) {
 			return nil, fmt.Errorf("timed out after %s: %w", st.Timeout, err)
 		}
+		if lerr := lf.Err(); lerr != nil {
+			return nil, fmt.Errorf("%w (and writing its log failed: %v)", err, lerr)
+		}
 		return nil, err
 	}
+	if err := lf.Err(); err != nil {
+		return nil, fmt.Errorf("writing the stage's log: %w (its output is incomplete; free space and run again)", err)
+	}
 	return checkOutputs(st.Kind, res)
+}
+
+// logSink writes an attempt's log file. Its Write never fails: the first
+// write error is kept (Err) and later output is dropped, so that the
+// streams in front of it (terminal, pipes of the command) keep flowing.
+type logSink struct {
+	mu  sync.Mutex
+	f   *os.File
+	err error
+}
+
+// Write writes p to the file unless an earlier write failed; it always
+// reports success to the caller.
+func (l *logSink) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err == nil {
+		if _, err := l.f.Write(p); err != nil {
+			l.err = err
+		}
+	}
+	return len(p), nil
+}
+
+// Err returns the first write error, or nil.
+func (l *logSink) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
 }
 
 // runKind calls k.Run, turning a panic into an error.

@@ -177,6 +177,9 @@ func (k *Kind) Run(ctx context.Context, r *stages.Run) (*stages.Result, error) {
 		}
 		return nil, err
 	}
+	if err := out.writeErr(); err != nil {
+		return nil, fmt.Errorf("writing the command's output: %w", err)
+	}
 	return &stages.Result{}, nil
 }
 
@@ -192,6 +195,15 @@ type outputs struct {
 	readers        []*os.File
 	done           chan struct{}
 	n              int
+	mu             sync.Mutex
+	err            error // first error writing to a stage writer
+}
+
+// writeErr returns the first error of writing the command's output.
+func (o *outputs) writeErr() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.err
 }
 
 func newOutputs(stdout, stderr io.Writer) (*outputs, error) {
@@ -226,7 +238,16 @@ func (o *outputs) connect(w io.Writer) (*os.File, error) {
 	o.readers = append(o.readers, pr)
 	o.n++
 	go func() {
-		_, _ = io.Copy(w, pr)
+		if _, err := io.Copy(w, pr); err != nil {
+			// Keep reading: a command blocked on a full pipe would never
+			// exit. The error fails the stage once the command is done.
+			o.mu.Lock()
+			if o.err == nil {
+				o.err = err
+			}
+			o.mu.Unlock()
+			_, _ = io.Copy(io.Discard, pr)
+		}
 		o.done <- struct{}{}
 	}()
 	return pw, nil

@@ -227,3 +227,36 @@ func TestOptions(t *testing.T) {
 		t.Errorf("WithGrace: %v", g)
 	}
 }
+
+// failingWriter fails every write after the first n bytes, like a log
+// file on a disk that just filled up.
+type failingWriter struct{ n int }
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if w.n <= 0 {
+		return 0, syscall.ENOSPC
+	}
+	w.n -= len(p)
+	return len(p), nil
+}
+
+// TestWriterErrorDoesNotBlock: when the stage's writer fails (a full
+// disk), the command is not left blocked on a pipe nobody reads; it runs
+// to its end and the stage fails naming the write error.
+func TestWriterErrorDoesNotBlock(t *testing.T) {
+	t.Parallel()
+	w := &failingWriter{n: 100}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r := &stages.Run{Shell: "seq 1 200000 && echo done > marker", Workdir: t.TempDir(), Stdout: w, Stderr: w, Progress: stages.NopProgress{}}
+	_, err := New().Run(ctx, r)
+	if ctx.Err() != nil {
+		t.Fatal("the command blocked on its output pipe")
+	}
+	if err == nil || !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "writing the command's output") {
+		t.Fatalf("err = %v, want the write error", err)
+	}
+	if _, serr := os.Stat(filepath.Join(r.Workdir, "marker")); serr != nil {
+		t.Fatalf("the command did not run to its end: %v", serr)
+	}
+}
