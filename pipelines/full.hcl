@@ -65,6 +65,7 @@ locals {
       epochs     = 10
       max_steps  = 0
       batch_size = 16
+      background = 1.5
       lr         = 3e-3
       clip_norm  = 1
       warmup     = 0.05
@@ -81,6 +82,7 @@ locals {
       epochs     = 100
       max_steps  = 0
       batch_size = 64
+      background = 2.5
       lr         = 3e-5
       clip_norm  = 0.5
       warmup     = 0.03
@@ -172,6 +174,7 @@ stage "train" {
     batch_size               = local.p.batch_size
     lr                       = local.p.lr
     clip_norm                = local.p.clip_norm
+    background_ratio         = local.p.background
     warmup_ratio             = local.p.warmup
     early_stop_metric        = "auroc"
     patience                 = local.p.patience
