@@ -304,7 +304,7 @@ func encodeStage(r *config.Resolved) ([]byte, bool) {
 
 // decodeStage reads what encodeStage wrote.
 func (c *Compiled) decodeStage(b []byte) (*Stage, error) {
-	d := decoder{b: b}
+	d := decoder{b: b, noCopy: true}
 	st := &Stage{Name: d.str()}
 	kind := d.str()
 	st.Config = d.value()
@@ -349,10 +349,9 @@ func (c *Compiled) decodeStage(b []byte) (*Stage, error) {
 		outs[k] = d.typ(0)
 	}
 	n = d.count(2)
-	st.fixed = make(map[string]string, n)
+	st.fixed = make([]string, 0, 2*n)
 	for range n {
-		k := d.str()
-		st.fixed[k] = d.str()
+		st.fixed = append(st.fixed, d.str(), d.str())
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.err = errCorrupt

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"unsafe"
 
 	"github.com/zclconf/go-cty/cty"
 )
@@ -162,10 +163,13 @@ func (e *encoder) val(v cty.Value) error {
 	return nil
 }
 
-// decoder reads what encoder wrote; the first error sticks.
+// decoder reads what encoder wrote; the first error sticks. With noCopy
+// its strings share the bytes being decoded (no allocation each), which
+// must then never change: the cache file's buffer is read once and kept.
 type decoder struct {
-	b   []byte
-	err error
+	b      []byte
+	err    error
+	noCopy bool
 }
 
 var errCorrupt = errors.New("compiled pipeline cache is corrupt")
@@ -223,7 +227,13 @@ func (d *decoder) bytes() []byte {
 	return b
 }
 
-func (d *decoder) str() string { return string(d.bytes()) }
+func (d *decoder) str() string {
+	b := d.bytes()
+	if d.noCopy && len(b) > 0 {
+		return unsafe.String(&b[0], len(b))
+	}
+	return string(b)
+}
 func (d *decoder) bool() bool  { return d.byte() == 1 }
 
 func (d *decoder) strs() []string {

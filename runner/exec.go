@@ -44,6 +44,7 @@ type done struct {
 // failing, a stage that does not resolve). Cancelling ctx stops starting
 // stages and cancels the running ones, which are recorded as cancelled.
 func (r *Runner) Run(ctx context.Context) (*Report, error) {
+	r.started, r.digests = false, nil
 	nodes, err := r.graph()
 	if err != nil {
 		return nil, err
@@ -130,6 +131,7 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 			n := toRun[0]
 			toRun = toRun[1:]
 			running++
+			r.started, r.digests = true, nil
 			go func() { doneCh <- done{n: n, err: r.execute(ctx, n)} }()
 		}
 		if running == 0 {

@@ -97,8 +97,8 @@ func (u upstreamResult) hash() string {
 func computeFingerprint(s *Stage, up map[string]upstreamResult, digest func(string) (string, error)) (*fingerprint, error) {
 	keys := make(map[string]string, 8+len(s.Env)+len(s.Inputs)+len(up))
 	if s.fixed != nil {
-		for k, v := range s.fixed {
-			keys[k] = v
+		for i := 0; i+1 < len(s.fixed); i += 2 {
+			keys[s.fixed[i]] = s.fixed[i+1]
 		}
 	} else if err := fixedKeys(s, keys); err != nil {
 		return nil, err

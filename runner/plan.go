@@ -298,7 +298,7 @@ func (r *Runner) decide(nodes []*node, n *node, plan bool) error {
 	if len(st.Unknown) > 0 {
 		return fmt.Errorf("stage %s: attributes %s are unknown after its upstream stages ran", n.name, strings.Join(st.Unknown, ", "))
 	}
-	fp, err := computeFingerprint(st, ups, r.store.Digest)
+	fp, err := computeFingerprint(st, ups, r.digest)
 	if err != nil {
 		return fmt.Errorf("stage %s: %w", n.name, err)
 	}
@@ -345,7 +345,7 @@ func (r *Runner) decide(nodes []*node, n *node, plan bool) error {
 		if !ok {
 			return run("output not recorded (" + rel(p, st.Workdir) + ")")
 		}
-		got, err := r.store.Digest(p)
+		got, err := r.digest(p)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			return run("output missing (" + rel(p, st.Workdir) + ")")
@@ -357,6 +357,32 @@ func (r *Runner) decide(nodes []*node, n *node, plan bool) error {
 	}
 	n.res.Action, n.res.Reason = ActionSkip, "up to date"
 	return r.useRecord(n, st, last)
+}
+
+// digestOf is a remembered Digest result.
+type digestOf struct {
+	sum string
+	err error
+}
+
+// digest is the store's Digest for decide, remembered per path while no
+// stage has started in this process: in a plan, and in a run until the
+// first stage runs (a running stage may change any file). A chain's plan
+// thus stats each file once, although it is one stage's output and the
+// next one's input. Called from the scheduler goroutine only.
+func (r *Runner) digest(path string) (string, error) {
+	if r.started {
+		return r.store.Digest(path)
+	}
+	if d, ok := r.digests[path]; ok {
+		return d.sum, d.err
+	}
+	sum, err := r.store.Digest(path)
+	if r.digests == nil {
+		r.digests = make(map[string]digestOf)
+	}
+	r.digests[path] = digestOf{sum, err}
+	return sum, err
 }
 
 // useRecord makes n's published outputs those of a recorded success.
@@ -380,6 +406,7 @@ func (r *Runner) useRecord(n *node, st *Stage, last *Attempt) error {
 // the upstream stages finished, so a stage whose upstream reran without
 // changing what it produced is skipped.
 func (r *Runner) Plan() ([]Result, error) {
+	r.started, r.digests = false, nil
 	nodes, err := r.graph()
 	if err != nil {
 		return nil, err

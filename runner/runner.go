@@ -64,9 +64,10 @@ type Stage struct {
 	// the stage published (nil: unknown).
 	Value func(outputs map[string]cty.Value) cty.Value
 
-	// fixed holds the fingerprint keys of fixedKeys when they were
-	// computed before (the compiled pipeline stores them); nil otherwise.
-	fixed map[string]string
+	// fixed holds the fingerprint keys of fixedKeys, as key, hash, key,
+	// hash..., when they were computed before (the compiled pipeline
+	// stores them); nil otherwise.
+	fixed []string
 }
 
 // Status is the recorded state of an attempt.
@@ -189,6 +190,10 @@ type Runner struct {
 	p     Pipeline
 	store Store
 	opts  Options
+
+	// digests remembers Digest results until a stage starts (started).
+	digests map[string]digestOf
+	started bool
 }
 
 // New returns a runner for p recording in store.

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 
@@ -33,6 +34,16 @@ func main() {
 				os.Exit(code)
 			}
 		}
+	}
+	if path := os.Getenv("PIPE_MEMPROFILE"); path != "" {
+		// Allocation profile for bench/: PIPE_MEMPROFILE=mem.prof pipe plan ...
+		runtime.MemProfileRate = 4096
+		code := run(os.Args[1:], os.Stdout, os.Stderr)
+		if f, err := os.Create(path); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
+		}
+		os.Exit(code)
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
