@@ -234,7 +234,8 @@ func (d *decoder) str() string {
 	}
 	return string(b)
 }
-func (d *decoder) bool() bool  { return d.byte() == 1 }
+
+func (d *decoder) bool() bool { return d.byte() == 1 }
 
 func (d *decoder) strs() []string {
 	n := d.count(1)
