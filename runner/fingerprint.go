@@ -2,6 +2,7 @@ package runner
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -42,26 +43,34 @@ type fingerprint struct {
 }
 
 // hashBytes is the hash used for every key: SHA-256, hex, first 32 digits.
+// Each part is preceded by its length as 8 bytes, little-endian.
 func hashBytes(parts ...[]byte) string {
-	h := sha256.New()
+	var stack [256]byte
+	buf := stack[:0]
 	for _, p := range parts {
-		var n [8]byte
-		l := len(p)
-		for i := range n {
-			n[i] = byte(l >> (8 * i))
-		}
-		h.Write(n[:])
-		h.Write(p)
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(len(p)))
+		buf = append(buf, p...)
 	}
-	return hex.EncodeToString(h.Sum(nil))[:32]
+	return hashHex32(buf)
 }
 
+// hashString is hashBytes of strings.
 func hashString(s ...string) string {
-	b := make([][]byte, len(s))
-	for i, x := range s {
-		b[i] = []byte(x)
+	var stack [256]byte
+	buf := stack[:0]
+	for _, p := range s {
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(len(p)))
+		buf = append(buf, p...)
 	}
-	return hashBytes(b...)
+	return hashHex32(buf)
+}
+
+// hashHex32 is the first 32 hex digits of the SHA-256 of b.
+func hashHex32(b []byte) string {
+	sum := sha256.Sum256(b)
+	var out [32]byte
+	hex.Encode(out[:], sum[:16])
+	return string(out[:])
 }
 
 // hashValue hashes a known cty value with its type.
@@ -170,14 +179,19 @@ func sumKeys(keys map[string]string) string {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	h := sha256.New()
-	for _, k := range names {
-		h.Write([]byte(k))
-		h.Write([]byte{0})
-		h.Write([]byte(keys[k]))
-		h.Write([]byte{'\n'})
+	n := 0
+	for k, v := range keys {
+		n += len(k) + len(v) + 2
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	buf := make([]byte, 0, n)
+	for _, k := range names {
+		buf = append(buf, k...)
+		buf = append(buf, 0)
+		buf = append(buf, keys[k]...)
+		buf = append(buf, '\n')
+	}
+	sum := sha256.Sum256(buf)
+	return hex.EncodeToString(sum[:])
 }
 
 func absAll(ps []string, dir string) []string {
