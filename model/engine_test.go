@@ -154,3 +154,35 @@ func TestEngineBackwardBeforeForward(t *testing.T) {
 		t.Fatal("Forward with a short input: no error")
 	}
 }
+
+// TestEngineDebugFinite: with SetDebugFinite the engine names the first
+// layer whose output is not finite, as V3 does.
+func TestEngineDebugFinite(t *testing.T) {
+	be := kernels.NewCPU(1)
+	defer be.Close()
+	c := tiny()
+	T := 8 * c.Downsample
+	e, err := NewEngine(c, 3, T, 1, be, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	e.SetDebugFinite(true)
+	x := randInput(2*3*T, 1)
+	if _, err := e.Forward(x, 2, T, false, 1); err != nil {
+		t.Fatalf("finite input: %v", err)
+	}
+	for _, p := range e.Params() {
+		if p.Name == "split.bias" {
+			p.W[0] = float32(math.Inf(1))
+		}
+	}
+	_, err = e.Forward(x, 2, T, false, 1)
+	if err == nil || !strings.Contains(err.Error(), "output of layer split is not finite") {
+		t.Fatalf("inf in split.bias: got %v", err)
+	}
+	x[5] = float32(math.NaN())
+	if _, err := e.Forward(x, 2, T, false, 1); err == nil || !strings.Contains(err.Error(), "layer input") {
+		t.Fatalf("NaN input: got %v", err)
+	}
+}
