@@ -29,6 +29,7 @@ type Engine struct {
 	w, g  map[*Param]kernels.Buffer
 	node  []*mamba.BiLayer
 	edge  []*mamba.BiLayer
+	grads *mamba.Scratch // gradient scratch shared by the Mamba-2 layers
 	owned []kernels.Buffer
 	host  []float32 // download scratch
 
@@ -84,14 +85,14 @@ func (e *Engine) bind() error {
 		e.w[p], e.g[p] = w, g
 		return nil
 	}
-	layers := func(prefix string, count int, d mambaDims) ([]*mamba.BiLayer, error) {
-		var out []*mamba.BiLayer
+	layers := func(prefix string, count int, d mambaDims, out *[]*mamba.BiLayer) error {
 		for i := 0; i < count; i++ {
 			l, err := mamba.NewBiLayer(e.be, mambaConfig(d))
 			if err != nil {
-				return nil, fmt.Errorf("model engine: %s.%d: %w", prefix, i, err)
+				return fmt.Errorf("model engine: %s.%d: %w", prefix, i, err)
 			}
-			out = append(out, l)
+			*out = append(*out, l) // (Close frees it should binding fail)
+			l.ShareScratch(e.grads)
 			pre := fmt.Sprintf("%s.%d.", prefix, i)
 			for _, blk := range []struct {
 				name string
@@ -100,7 +101,7 @@ func (e *Engine) bind() error {
 				ws, gs := blk.m.W.List(), blk.m.G.List()
 				for j := range ws {
 					if err := attach(pre+blk.name+"."+ws[j].Name, ws[j].Buf, gs[j].Buf); err != nil {
-						return nil, err
+						return err
 					}
 				}
 			}
@@ -110,17 +111,18 @@ func (e *Engine) bind() error {
 			}{{"proj.weight", l.ProjW, l.GProjW}, {"proj.bias", l.ProjB, l.GProjB},
 				{"norm.weight", l.LnW, l.GLnW}, {"norm.bias", l.LnB, l.GLnB}} {
 				if err := attach(pre+a.name, a.w, a.g); err != nil {
-					return nil, err
+					return err
 				}
 			}
 		}
-		return out, nil
+		return nil
 	}
 	var err error
-	if e.node, err = layers("node", len(n.node), n.cfg.nodeDims()); err != nil {
+	e.grads = mamba.NewScratch(e.be)
+	if err = layers("node", len(n.node), n.cfg.nodeDims(), &e.node); err != nil {
 		return err
 	}
-	if e.edge, err = layers("edge", len(n.edge), n.cfg.edgeDims()); err != nil {
+	if err = layers("edge", len(n.edge), n.cfg.edgeDims(), &e.edge); err != nil {
 		return err
 	}
 	for _, p := range n.params {
@@ -175,6 +177,13 @@ func (e *Engine) Close() error {
 		errs = append(errs, e.be.Free(b))
 	}
 	e.bufs, e.owned = map[string]kernels.Buffer{}, nil
+	for _, l := range append(e.node, e.edge...) {
+		errs = append(errs, l.Close())
+	}
+	e.node, e.edge = nil, nil
+	if e.grads != nil {
+		errs = append(errs, e.grads.Close())
+	}
 	if e.ownBE {
 		errs = append(errs, e.be.Close())
 		e.ownBE = false

@@ -186,3 +186,34 @@ func TestEngineDebugFinite(t *testing.T) {
 		t.Fatalf("NaN input: got %v", err)
 	}
 }
+
+// TestEngineCloseFreesEverything: after Close nothing the engine (and its
+// Mamba-2 layers) allocated on the backend is left.
+func TestEngineCloseFreesEverything(t *testing.T) {
+	cb := &countingBackend{Backend: kernels.NewCPU(1)}
+	defer cb.Backend.Close()
+	c := tiny()
+	c.Dropout = 0.1
+	T := 8 * c.Downsample
+	e, err := NewEngine(c, 3, T, 1, cb, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []int{2, 3} { // a second shape reallocates
+		if _, err := e.Forward(randInput(b*3*T, 1), b, T, true, 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Backward(randInput(b*T, 2)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cb.live == 0 {
+		t.Fatal("nothing allocated")
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if cb.live != 0 {
+		t.Fatalf("%d bytes still allocated after Close", cb.live)
+	}
+}

@@ -1,6 +1,7 @@
 package mamba
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/pipeml/pipe/kernels"
@@ -29,6 +30,7 @@ type BiLayer struct {
 	ws                                              []kernels.Buffer
 	x, x1, xr, f, bo, b, p, s, ln, mean, rstd, ones kernels.Buffer
 	gs, gp, gf, gb, gbo, gx1, gxr, tmp, gln         kernels.Buffer
+	scratch                                         *Scratch
 }
 
 // NewBiLayer allocates a layer (parameters zeroed).
@@ -91,8 +93,7 @@ func (l *BiLayer) grow(rows int) error {
 		b *kernels.Buffer
 		n int
 	}{{&l.x, dm}, {&l.x1, dm}, {&l.xr, dm}, {&l.f, dm}, {&l.bo, dm}, {&l.b, dm}, {&l.p, dm}, {&l.s, dm}, {&l.ln, dm},
-		{&l.mean, 1}, {&l.rstd, 1}, {&l.ones, 1}, {&l.gs, dm}, {&l.gp, dm}, {&l.gf, dm}, {&l.gb, dm}, {&l.gbo, dm},
-		{&l.gx1, dm}, {&l.gxr, dm}, {&l.tmp, dm}, {&l.gln, dm}} {
+		{&l.mean, 1}, {&l.rstd, 1}, {&l.ones, 1}} {
 		b, err := l.be.Alloc(rows * a.n)
 		if err != nil {
 			return fmt.Errorf("bimamba2 layer activations: %w", err)
@@ -101,7 +102,38 @@ func (l *BiLayer) grow(rows int) error {
 		l.ws = append(l.ws, b)
 	}
 	l.rows = rows
+	if l.scratch == nil {
+		if err := fill(l.be, nil, l.gradBufs(), rows, &l.ws); err != nil {
+			return fmt.Errorf("bimamba2 layer: %w", err)
+		}
+	}
 	return l.be.Affine(0, nil, 1, l.ones)
+}
+
+// gradBufs lists the layer's gradient scratch (its blocks' are their own).
+func (l *BiLayer) gradBufs() []scratchBuf {
+	dm := l.Fwd.cfg.DModel
+	return []scratchBuf{{"bi.gs", &l.gs, dm}, {"bi.gp", &l.gp, dm}, {"bi.gf", &l.gf, dm}, {"bi.gb", &l.gb, dm},
+		{"bi.gbo", &l.gbo, dm}, {"bi.gx1", &l.gx1, dm}, {"bi.gxr", &l.gxr, dm}, {"bi.tmp", &l.tmp, dm}, {"bi.gln", &l.gln, dm}}
+}
+
+// ShareScratch makes the layer and its two blocks take their gradient
+// buffers from s (nil: their own). Call it before the first Forward.
+func (l *BiLayer) ShareScratch(s *Scratch) {
+	l.scratch = s
+	l.Fwd.ShareScratch(s)
+	l.Bwd.ShareScratch(s)
+}
+
+// Close frees the layer's buffers and its blocks' (not a shared Scratch).
+func (l *BiLayer) Close() error {
+	var errs []error
+	for _, b := range append(l.ws, l.ProjW, l.ProjB, l.LnW, l.LnB, l.GProjW, l.GProjB, l.GLnW, l.GLnB) {
+		errs = append(errs, l.be.Free(b))
+	}
+	l.ws = nil
+	errs = append(errs, l.Fwd.Close(), l.Bwd.Close())
+	return errors.Join(errs...)
 }
 
 func (l *BiLayer) view(b kernels.Buffer, n int) kernels.Buffer {
@@ -188,6 +220,11 @@ func (l *BiLayer) Backward(gout, gx kernels.Buffer) error {
 	}
 	be, dm := l.be, l.Fwd.cfg.DModel
 	batch, L, rows := l.batch, l.L, l.batch*l.L
+	if l.scratch != nil {
+		if err := fill(be, l.scratch, l.gradBufs(), rows, nil); err != nil {
+			return fmt.Errorf("bimamba2 layer backward: %w", err)
+		}
+	}
 	v := func(b kernels.Buffer) kernels.Buffer { return l.view(b, dm) }
 	wb, err := be.Slice(l.ProjW, dm, 2*dm*dm-dm)
 	if err != nil {

@@ -275,9 +275,15 @@ func goldenStack(e env) {
 		}
 		return dst
 	}
+	// The layers share one gradient Scratch (as the model's engine does);
+	// the single-layer and block cases run with their own.
+	sc := NewScratch(e.be)
+	defer sc.Close()
 	layers := make([]*BiLayer, nl)
 	for i := range layers {
 		layers[i] = newLayer(e, "layers."+itoa(i)+".", cfg)
+		layers[i].ShareScratch(sc)
+		defer layers[i].Close()
 	}
 	xin, _ := e.c.Get("in__x")
 	acts := make([]kernels.Buffer, nl+2) // inputs of the clamps/layers

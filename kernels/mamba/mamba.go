@@ -95,6 +95,7 @@ type Block struct {
 	// gradient scratch
 	gyn, gy, gz, gxc, gBc, gCc, gdt, gxr, gBr, gCr, gdtr kernels.Buffer
 	u                                                    kernels.Buffer
+	scratch                                              *Scratch // shared gradient scratch, or nil
 }
 
 // NewBlock allocates a block's parameters and gradients on be.
@@ -192,9 +193,7 @@ func (m *Block) grow(rows int) error {
 		b *kernels.Buffer
 		n int
 	}{{&m.z, DI}, {&m.xr, DI}, {&m.Br, GN}, {&m.Cr, GN}, {&m.dtr, H}, {&m.xc, DI}, {&m.Bc, GN}, {&m.Cc, GN},
-		{&m.dt, H}, {&m.y, DI}, {&m.yn, DI}, {&m.rstd, c.NGroups},
-		{&m.gyn, DI}, {&m.gy, DI}, {&m.gz, DI}, {&m.gxc, DI}, {&m.gBc, GN}, {&m.gCc, GN}, {&m.gdt, H},
-		{&m.gxr, DI}, {&m.gBr, GN}, {&m.gCr, GN}, {&m.gdtr, H}, {&m.u, DM}} {
+		{&m.dt, H}, {&m.y, DI}, {&m.yn, DI}, {&m.rstd, c.NGroups}, {&m.u, DM}} {
 		b, err := m.be.Alloc(rows * a.n)
 		if err != nil {
 			return fmt.Errorf("mamba2 block activations: %w", err)
@@ -203,8 +202,24 @@ func (m *Block) grow(rows int) error {
 		m.ws = append(m.ws, b)
 	}
 	m.rows = rows
+	if m.scratch == nil {
+		return fill(m.be, nil, m.gradBufs(), rows, &m.ws)
+	}
 	return nil
 }
+
+// gradBufs lists the block's gradient scratch.
+func (m *Block) gradBufs() []scratchBuf {
+	c := m.cfg
+	DI, GN, H := c.DInner(), c.NGroups*c.DState, c.NHeads()
+	return []scratchBuf{{"block.gyn", &m.gyn, DI}, {"block.gy", &m.gy, DI}, {"block.gz", &m.gz, DI},
+		{"block.gxc", &m.gxc, DI}, {"block.gBc", &m.gBc, GN}, {"block.gCc", &m.gCc, GN}, {"block.gdt", &m.gdt, H},
+		{"block.gxr", &m.gxr, DI}, {"block.gBr", &m.gBr, GN}, {"block.gCr", &m.gCr, GN}, {"block.gdtr", &m.gdtr, H}}
+}
+
+// ShareScratch makes the block take its gradient buffers from s (nil: its
+// own). Call it before the first Forward.
+func (m *Block) ShareScratch(s *Scratch) { m.scratch = s }
 
 // view returns the first rows·n values of b (the activations are sized for
 // the largest rows seen).
@@ -289,6 +304,11 @@ func (m *Block) Backward(gout, gu kernels.Buffer) error {
 	c, be := m.cfg, m.be
 	batch, L, rows := m.batch, m.L, m.batch*m.L
 	DI, GN, H, DM := c.DInner(), c.NGroups*c.DState, c.NHeads(), c.DModel
+	if m.scratch != nil {
+		if err := fill(be, m.scratch, m.gradBufs(), rows, nil); err != nil {
+			return fmt.Errorf("mamba2 block backward: %w", err)
+		}
+	}
 	v := func(b kernels.Buffer, n int) kernels.Buffer { return m.view(b, rows, n) }
 	u := v(m.u, DM)
 	steps := []func() error{
