@@ -29,6 +29,22 @@ func BenchmarkDemoStepEngine(b *testing.B) {
 	benchStep(b, n)
 }
 
+// BenchmarkDemoStepEngineCheckpoint is BenchmarkDemoStepEngine with
+// activation checkpointing (one more Mamba-2 forward per step).
+func BenchmarkDemoStepEngineCheckpoint(b *testing.B) {
+	be := kernels.NewCPU(0)
+	defer be.Close()
+	n, err := NewEngine(Demo(), 19, 2048, 1, be, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer n.Close()
+	if err := n.SetCheckpoint(true); err != nil {
+		b.Fatal(err)
+	}
+	benchStep(b, n)
+}
+
 func benchStep(b *testing.B, n Net) {
 	const batch, ch, l = 16, 19, 2048
 	x := randInput(batch*ch*l, 1)
@@ -93,14 +109,15 @@ func (c *countingBackend) Free(b kernels.Buffer) error {
 // allocates for a training step of the a100 profile (fp32) at two small
 // batches of 60 steps on the CPU backend, and extrapolates linearly in
 // batch × steps (every activation is linear in it) to the profile's batch
-// of 64 windows of 960 steps. It reports GB (peak of Alloc minus Free; the
-// backends' own scratch is not included).
+// of 64 windows of 960 steps, without and with activation checkpointing.
+// It reports GB (peak of Alloc minus Free; the backends' own scratch is not
+// included).
 func BenchmarkEngineMemoryA100(b *testing.B) {
 	c := A100()
 	c.Device, c.Precision = "cpu", "fp32"
 	const ch = 19
 	T := 60 * c.Downsample
-	peak := func(batch int) float64 {
+	peak := func(batch int, ckpt bool) float64 {
 		cb := &countingBackend{Backend: kernels.NewCPU(0)}
 		defer cb.Backend.Close()
 		e, err := NewEngine(c, ch, T, 1, cb, false)
@@ -108,6 +125,9 @@ func BenchmarkEngineMemoryA100(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer e.Close()
+		if err := e.SetCheckpoint(ckpt); err != nil {
+			b.Fatal(err)
+		}
 		if _, err := e.Forward(randInput(batch*ch*T, 1), batch, T, true, 1); err != nil {
 			b.Fatal(err)
 		}
@@ -117,11 +137,17 @@ func BenchmarkEngineMemoryA100(b *testing.B) {
 		return float64(cb.peak)
 	}
 	for i := 0; i < b.N; i++ {
-		p1, p2 := peak(1), peak(2)
-		perWindowStep := (p2 - p1) / 60
-		fixed := p1 - 60*perWindowStep
-		b.ReportMetric(fixed/1e9, "GB-fixed")
-		b.ReportMetric(perWindowStep/1e6, "MB/window-step")
-		b.ReportMetric((fixed+64*960*perWindowStep)/1e9, "GB@batch64")
+		for _, ckpt := range []bool{false, true} {
+			p1, p2 := peak(1, ckpt), peak(2, ckpt)
+			perWindowStep := (p2 - p1) / 60
+			fixed := p1 - 60*perWindowStep
+			unit := ""
+			if ckpt {
+				unit = "-ckpt"
+			}
+			b.ReportMetric(fixed/1e9, "GB-fixed"+unit)
+			b.ReportMetric(perWindowStep/1e6, "MB/window-step"+unit)
+			b.ReportMetric((fixed+64*960*perWindowStep)/1e9, "GB@batch64"+unit)
+		}
 	}
 }

@@ -30,6 +30,8 @@ type Engine struct {
 	node  []*mamba.BiLayer
 	edge  []*mamba.BiLayer
 	grads *mamba.Scratch // gradient scratch shared by the Mamba-2 layers
+	acts  *mamba.Scratch // their activations, with checkpointing (else nil)
+	ran   bool           // a Forward was attempted
 	owned []kernels.Buffer
 	host  []float32 // download scratch
 
@@ -144,6 +146,29 @@ func (e *Engine) bind() error {
 	return nil
 }
 
+// SetCheckpoint turns activation checkpointing of the Mamba-2 layers on
+// or off; it must be called before the first Forward. With it, the node and
+// edge layers keep their activations in one shared set (the largest
+// layer's) instead of one set each, and Backward reruns each layer's
+// forward from its saved input right before the layer's backward: less
+// memory (docs/model.md), one more Mamba-2 forward per step.
+func (e *Engine) SetCheckpoint(on bool) error {
+	if e.ran {
+		return errors.New("model engine: SetCheckpoint after the first Forward")
+	}
+	if on == (e.acts != nil) {
+		return nil
+	}
+	if !on {
+		return errors.New("model engine: checkpointing cannot be turned off once on")
+	}
+	e.acts = mamba.NewScratch(e.be)
+	for _, l := range append(e.node, e.edge...) {
+		l.ShareActivations(e.acts)
+	}
+	return nil
+}
+
 // Model returns the V3 whose parameters the engine runs.
 func (e *Engine) Model() *V3 { return e.net }
 
@@ -181,8 +206,10 @@ func (e *Engine) Close() error {
 		errs = append(errs, l.Close())
 	}
 	e.node, e.edge = nil, nil
-	if e.grads != nil {
-		errs = append(errs, e.grads.Close())
+	for _, sc := range []*mamba.Scratch{e.grads, e.acts} {
+		if sc != nil {
+			errs = append(errs, sc.Close())
+		}
 	}
 	if e.ownBE {
 		errs = append(errs, e.be.Close())
@@ -310,7 +337,7 @@ func (e *Engine) Forward(x []float32, batch, length int, train bool, seed uint64
 	if err := n.check("input", x); err != nil {
 		return nil, err
 	}
-	e.done = false
+	e.done, e.ran = false, true
 	be := e.be
 	B, T, S := batch, length, c.Downsample
 	L := T / S
@@ -519,6 +546,17 @@ func (e *Engine) Backward(dlogits []float32) error {
 	}
 	o.do("transpose", be.Transpose(dg0, dn, B, L, E, F))
 	for i := len(e.node) - 1; i >= 0; i-- {
+		if e.acts != nil {
+			in := get("node.in", B*E*L*F)
+			if i > 0 {
+				in = get(fmt.Sprintf("node.%d.out", i-1), B*E*L*F)
+			}
+			tmp := get("ckpt.node", B*E*L*F)
+			if o.err != nil {
+				return o.err
+			}
+			o.do(fmt.Sprintf("node.%d forward (checkpoint)", i), e.node[i].Forward(in, tmp, B*E, L))
+		}
 		o.do(fmt.Sprintf("node.%d backward", i), e.node[i].Backward(dn, dn2))
 		dn, dn2 = dn2, dn
 	}
@@ -654,6 +692,17 @@ func (e *Engine) graphBackward(o *ops, dfpre, dg0 kernels.Buffer, B, L int) kern
 	}
 	o.do("edge out backward", be.LinearBwd(elast, e.w[n.edgeOut], gewRaw, de, e.g[n.edgeOut], e.g[n.edgeB], B*P*L, ED, 1))
 	for i := len(e.edge) - 1; i >= 0; i-- {
+		if e.acts != nil {
+			in := get("edge.in", B*P*L*ED)
+			if i > 0 {
+				in = get(fmt.Sprintf("edge.%d.out", i-1), B*P*L*ED)
+			}
+			tmp := get("ckpt.edge", B*P*L*ED)
+			if o.err != nil {
+				return nil
+			}
+			o.do(fmt.Sprintf("edge.%d forward (checkpoint)", i), e.edge[i].Forward(in, tmp, B*P, L))
+		}
 		o.do(fmt.Sprintf("edge.%d backward", i), e.edge[i].Backward(de, de2))
 		de, de2 = de2, de
 	}

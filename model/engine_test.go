@@ -14,6 +14,7 @@ type engineCase struct {
 	cfg            Config
 	ch, batch, len int
 	train          bool
+	checkpoint     bool // SetCheckpoint(true)
 }
 
 func engineCases() []engineCase {
@@ -22,10 +23,12 @@ func engineCases() []engineCase {
 	drop := tiny()
 	drop.Dropout = 0.2
 	return []engineCase{
-		{"tiny", tiny(), 3, 2, 8 * tiny().Downsample, false},
-		{"tiny dropout train", drop, 3, 2, 8 * drop.Downsample, true},
-		{"tiny without graph", noGraph, 2, 3, 5 * noGraph.Downsample, false},
-		{"demo", Demo(), 4, 2, 6 * Demo().Downsample, true},
+		{"tiny", tiny(), 3, 2, 8 * tiny().Downsample, false, false},
+		{"tiny dropout train", drop, 3, 2, 8 * drop.Downsample, true, false},
+		{"tiny without graph", noGraph, 2, 3, 5 * noGraph.Downsample, false, false},
+		{"demo", Demo(), 4, 2, 6 * Demo().Downsample, true, false},
+		{"tiny dropout train checkpoint", drop, 3, 2, 8 * drop.Downsample, true, true},
+		{"demo checkpoint", Demo(), 4, 2, 6 * Demo().Downsample, true, true},
 	}
 }
 
@@ -48,6 +51,11 @@ func compareEngines(t *testing.T, be kernels.Backend, tc engineCase, tol float64
 			t.Error(err)
 		}
 	}()
+	if tc.checkpoint {
+		if err := eng.SetCheckpoint(true); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if len(eng.Params()) != len(ref.Params()) {
 		t.Fatalf("%d parameters, V3 has %d", len(eng.Params()), len(ref.Params()))
 	}
@@ -152,6 +160,12 @@ func TestEngineBackwardBeforeForward(t *testing.T) {
 	}
 	if _, err := e.Forward(make([]float32, 5), 1, 8*c.Downsample, false, 1); err == nil {
 		t.Fatal("Forward with a short input: no error")
+	}
+	if _, err := e.Forward(make([]float32, 3*8*c.Downsample), 1, 8*c.Downsample, false, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetCheckpoint(true); err == nil {
+		t.Fatal("SetCheckpoint after Forward: no error")
 	}
 }
 

@@ -547,7 +547,8 @@ func (Builder) Version() string { return "v3-1" }
 // channels × length samples initialised from seed: the pure-Go V3 for
 // device "cpu", and for "auto" unless a GPU is found; an Engine on the CUDA
 // backend for "cuda" (an error in a binary built without -tags cuda) and
-// for "auto" with a GPU. The Engine owns its backend (closed by Close).
+// for "auto" with a GPU, with activation checkpointing on. The Engine owns
+// its backend (closed by Close).
 func (Builder) Build(cfg json.RawMessage, channels, length int, seed uint64) (Net, error) {
 	c, err := Decode(cfg)
 	if err != nil {
@@ -565,6 +566,10 @@ func (Builder) Build(cfg json.RawMessage, channels, length int, seed uint64) (Ne
 			e, err := NewEngine(c, channels, length, seed, sel.Backend, true)
 			if err != nil {
 				sel.Backend.Close()
+				return nil, err
+			}
+			if err := e.SetCheckpoint(true); err != nil { // GPU memory (docs/model.md)
+				e.Close()
 				return nil, err
 			}
 			return e, nil

@@ -31,6 +31,7 @@ type BiLayer struct {
 	x, x1, xr, f, bo, b, p, s, ln, mean, rstd, ones kernels.Buffer
 	gs, gp, gf, gb, gbo, gx1, gxr, tmp, gln         kernels.Buffer
 	scratch                                         *Scratch
+	acts                                            *Scratch
 }
 
 // NewBiLayer allocates a layer (parameters zeroed).
@@ -79,35 +80,50 @@ func (l *BiLayer) Params() (params, grads []Named) {
 }
 
 func (l *BiLayer) grow(rows int) error {
-	if rows <= l.rows {
-		return nil
-	}
-	for _, b := range l.ws {
-		if err := l.be.Free(b); err != nil {
-			return err
-		}
-	}
-	l.ws = l.ws[:0]
-	dm := l.Fwd.cfg.DModel
-	for _, a := range []struct {
-		b *kernels.Buffer
-		n int
-	}{{&l.x, dm}, {&l.x1, dm}, {&l.xr, dm}, {&l.f, dm}, {&l.bo, dm}, {&l.b, dm}, {&l.p, dm}, {&l.s, dm}, {&l.ln, dm},
-		{&l.mean, 1}, {&l.rstd, 1}, {&l.ones, 1}} {
-		b, err := l.be.Alloc(rows * a.n)
-		if err != nil {
+	if l.acts != nil {
+		if err := fill(l.be, l.acts, l.actBufs(), rows, nil); err != nil {
 			return fmt.Errorf("bimamba2 layer activations: %w", err)
 		}
-		*a.b = b
-		l.ws = append(l.ws, b)
 	}
-	l.rows = rows
-	if l.scratch == nil {
-		if err := fill(l.be, nil, l.gradBufs(), rows, &l.ws); err != nil {
-			return fmt.Errorf("bimamba2 layer: %w", err)
+	if rows > l.rows {
+		for _, b := range l.ws {
+			if err := l.be.Free(b); err != nil {
+				return err
+			}
+		}
+		l.ws = l.ws[:0]
+		l.rows = rows
+		if l.acts == nil {
+			if err := fill(l.be, nil, l.actBufs(), rows, &l.ws); err != nil {
+				return fmt.Errorf("bimamba2 layer activations: %w", err)
+			}
+		}
+		if l.scratch == nil {
+			if err := fill(l.be, nil, l.gradBufs(), rows, &l.ws); err != nil {
+				return fmt.Errorf("bimamba2 layer: %w", err)
+			}
 		}
 	}
 	return l.be.Affine(0, nil, 1, l.ones)
+}
+
+// actBufs lists the layer's saved activations (its blocks' are their own).
+func (l *BiLayer) actBufs() []scratchBuf {
+	dm := l.Fwd.cfg.DModel
+	return []scratchBuf{{"bi.x", &l.x, dm}, {"bi.x1", &l.x1, dm}, {"bi.xr", &l.xr, dm}, {"bi.f", &l.f, dm},
+		{"bi.bo", &l.bo, dm}, {"bi.b", &l.b, dm}, {"bi.p", &l.p, dm}, {"bi.s", &l.s, dm}, {"bi.ln", &l.ln, dm},
+		{"bi.mean", &l.mean, 1}, {"bi.rstd", &l.rstd, 1}, {"bi.ones", &l.ones, 1}}
+}
+
+// ShareActivations makes the layer and its blocks keep their saved
+// activations in s (nil: their own). Layers sharing s overwrite each
+// other's: rerun a layer's Forward (same input) right before its Backward
+// (activation checkpointing: memory of one layer's activations for all,
+// one more forward per layer). Call it before the first Forward.
+func (l *BiLayer) ShareActivations(s *Scratch) {
+	l.acts = s
+	l.Fwd.ShareActivations(s, "fwd.")
+	l.Bwd.ShareActivations(s, "bwd.")
 }
 
 // gradBufs lists the layer's gradient scratch (its blocks' are their own).

@@ -120,7 +120,8 @@ func TestGolden(t *testing.T) {
 			case "bimamba2_layer":
 				goldenBiLayer(e)
 			case "bimamba2_stack":
-				goldenStack(e)
+				goldenStack(e, false)
+				goldenStack(e, true)
 			default:
 				t.Fatalf("unknown golden kind %q", c.Kind)
 			}
@@ -254,8 +255,10 @@ func goldenBiLayer(e env) {
 
 // goldenStack is BiMamba2.forward: channel-first input, clamp, layers with
 // a clamp after every second one, final clamp (the transposes are done on
-// the host: they are not kernels).
-func goldenStack(e env) {
+// the host: they are not kernels). With checkpoint the layers share one
+// activation Scratch and each layer's Forward is rerun before its
+// Backward.
+func goldenStack(e env, checkpoint bool) {
 	cfg := caseConfig(e)
 	v := e.ints("batch", "seqlen", "num_layers")
 	B, L, nl, dm := v[0], v[1], v[2], cfg.DModel
@@ -277,12 +280,16 @@ func goldenStack(e env) {
 	}
 	// The layers share one gradient Scratch (as the model's engine does);
 	// the single-layer and block cases run with their own.
-	sc := NewScratch(e.be)
+	sc, shared := NewScratch(e.be), NewScratch(e.be)
 	defer sc.Close()
+	defer shared.Close()
 	layers := make([]*BiLayer, nl)
 	for i := range layers {
 		layers[i] = newLayer(e, "layers."+itoa(i)+".", cfg)
 		layers[i].ShareScratch(sc)
+		if checkpoint {
+			layers[i].ShareActivations(shared)
+		}
 		defer layers[i].Close()
 	}
 	xin, _ := e.c.Get("in__x")
@@ -292,8 +299,10 @@ func goldenStack(e env) {
 	cur := e.alloc(n)
 	must(e.t, e.be.ClampFwd(acts[0], cur, -10, 10))
 	pre := make([]kernels.Buffer, nl) // layer outputs before the every-2nd clamp
+	ins := make([]kernels.Buffer, nl)
 	for i, l := range layers {
 		pre[i] = e.alloc(n)
+		ins[i] = cur
 		must(e.t, l.Forward(cur, pre[i], B, L))
 		cur = e.alloc(n)
 		if (i+1)%2 == 0 {
@@ -319,6 +328,9 @@ func goldenStack(e env) {
 		if (i+1)%2 == 0 {
 			must(e.t, e.be.ClampBwd(pre[i], g, tmp, -10, 10))
 			g, tmp = tmp, g
+		}
+		if checkpoint {
+			must(e.t, layers[i].Forward(ins[i], e.alloc(n), B, L))
 		}
 		must(e.t, layers[i].Backward(g, tmp))
 		g, tmp = tmp, g

@@ -96,6 +96,8 @@ type Block struct {
 	gyn, gy, gz, gxc, gBc, gCc, gdt, gxr, gBr, gCr, gdtr kernels.Buffer
 	u                                                    kernels.Buffer
 	scratch                                              *Scratch // shared gradient scratch, or nil
+	acts                                                 *Scratch // shared activations, or nil
+	actPrefix                                            string
 }
 
 // NewBlock allocates a block's parameters and gradients on be.
@@ -176,8 +178,16 @@ func (m *Block) Close() error {
 	return nil
 }
 
-// grow (re)allocates the activations for rows = batch·L.
+// grow (re)allocates the block's own buffers for rows = batch·L: the
+// activations unless they are shared (ShareActivations), the gradient
+// scratch unless it is shared (ShareScratch). Shared ones are taken from
+// their Scratch on every Forward / Backward.
 func (m *Block) grow(rows int) error {
+	if m.acts != nil {
+		if err := fill(m.be, m.acts, m.actBufs(), rows, nil); err != nil {
+			return fmt.Errorf("mamba2 block activations: %w", err)
+		}
+	}
 	if rows <= m.rows {
 		return nil
 	}
@@ -187,26 +197,34 @@ func (m *Block) grow(rows int) error {
 		}
 	}
 	m.ws = m.ws[:0]
-	c := m.cfg
-	DI, GN, H, DM := c.DInner(), c.NGroups*c.DState, c.NHeads(), c.DModel
-	for _, a := range []struct {
-		b *kernels.Buffer
-		n int
-	}{{&m.z, DI}, {&m.xr, DI}, {&m.Br, GN}, {&m.Cr, GN}, {&m.dtr, H}, {&m.xc, DI}, {&m.Bc, GN}, {&m.Cc, GN},
-		{&m.dt, H}, {&m.y, DI}, {&m.yn, DI}, {&m.rstd, c.NGroups}, {&m.u, DM}} {
-		b, err := m.be.Alloc(rows * a.n)
-		if err != nil {
+	m.rows = rows
+	if m.acts == nil {
+		if err := fill(m.be, nil, m.actBufs(), rows, &m.ws); err != nil {
 			return fmt.Errorf("mamba2 block activations: %w", err)
 		}
-		*a.b = b
-		m.ws = append(m.ws, b)
 	}
-	m.rows = rows
 	if m.scratch == nil {
 		return fill(m.be, nil, m.gradBufs(), rows, &m.ws)
 	}
 	return nil
 }
+
+// actBufs lists the activations the block saves for its backward.
+func (m *Block) actBufs() []scratchBuf {
+	c := m.cfg
+	DI, GN, H, DM := c.DInner(), c.NGroups*c.DState, c.NHeads(), c.DModel
+	p := m.actPrefix
+	return []scratchBuf{{p + "z", &m.z, DI}, {p + "xr", &m.xr, DI}, {p + "Br", &m.Br, GN}, {p + "Cr", &m.Cr, GN},
+		{p + "dtr", &m.dtr, H}, {p + "xc", &m.xc, DI}, {p + "Bc", &m.Bc, GN}, {p + "Cc", &m.Cc, GN}, {p + "dt", &m.dt, H},
+		{p + "y", &m.y, DI}, {p + "yn", &m.yn, DI}, {p + "rstd", &m.rstd, c.NGroups}, {p + "u", &m.u, DM}}
+}
+
+// ShareActivations makes the block keep its saved activations in s under
+// names starting with prefix (nil: its own buffers). Blocks sharing names
+// overwrite each other's activations: the caller must rerun a block's
+// Forward before its Backward (activation checkpointing). Call it before
+// the first Forward.
+func (m *Block) ShareActivations(s *Scratch, prefix string) { m.acts, m.actPrefix = s, prefix }
 
 // gradBufs lists the block's gradient scratch.
 func (m *Block) gradBufs() []scratchBuf {
