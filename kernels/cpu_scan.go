@@ -33,9 +33,10 @@ func (k *scanFwdTask) run(w, item int) {
 	b, h := item/s.H, item%s.H
 	g := h / (s.H / s.G)
 	P, N := s.P, s.N
-	st := c.work(w, P*N)
+	buf := c.work(w, P*N+2*(s.L+1))
+	st, dec, dts := buf[:P*N], buf[P*N:P*N+s.L+1], buf[P*N+s.L+1:]
 	clear(st)
-	Ah := float64(k.A[h])
+	k.decays(dec, dts, b, h)
 	var Dh float32
 	if k.D != nil {
 		Dh = k.D[h]
@@ -43,8 +44,7 @@ func (k *scanFwdTask) run(w, item int) {
 	for i := 0; i < s.L; i++ {
 		t := k.pos(i)
 		bt := b*s.L + t
-		dt := k.dt[bt*s.H+h]
-		a := float32(math.Exp(float64(dt) * Ah))
+		dt, a := dts[i], dec[i]
 		x := k.x[(bt*s.H+h)*P : (bt*s.H+h+1)*P]
 		B := k.B[(bt*s.G+g)*N : (bt*s.G+g+1)*N]
 		C := k.C[(bt*s.G+g)*N : (bt*s.G+g+1)*N]
@@ -66,6 +66,21 @@ func (k *scanFwdTask) run(w, item int) {
 	}
 }
 
+// decays fills dec[i] = exp(dt·A_h) and dts[i] = dt for the i-th step of
+// the (b, h) sequence (i in pass order), and dec[L] = 0: one exp per step
+// and pass, shared by the forward, the recomputation and the reverse loop.
+func (k *scanArgs) decays(dec, dts []float32, b, h int) {
+	s := k.s
+	Ah := float64(k.A[h])
+	dec, dts = dec[:s.L+1], dts[:s.L]
+	for i := range dts {
+		d := k.dt[(b*s.L+k.pos(i))*s.H+h]
+		dts[i] = d
+		dec[i] = float32(math.Exp(float64(d) * Ah))
+	}
+	dec[s.L] = 0
+}
+
 // c is set by the backend before each call (see CPU.ScanFwd).
 func (k *scanArgs) c() *CPU { return k.cpu }
 
@@ -79,16 +94,17 @@ func (k *scanBwdTask) run(w, item int) {
 	P, N, PN := s.P, s.N, s.P*s.N
 	hpg := s.H / s.G
 	nck := (s.L + scanCk - 1) / scanCk
-	buf := k.c().work(w, (nck+scanCk+1)*PN)
-	ck, states, gh := buf[:nck*PN], buf[nck*PN:(nck+scanCk)*PN], buf[(nck+scanCk)*PN:]
+	buf := k.c().work(w, (nck+scanCk+1)*PN+2*(s.L+1))
+	ck, states, gh := buf[:nck*PN], buf[nck*PN:(nck+scanCk)*PN], buf[(nck+scanCk)*PN:(nck+scanCk+1)*PN]
+	dec, dts := buf[(nck+scanCk+1)*PN:(nck+scanCk+1)*PN+s.L+1], buf[(nck+scanCk+1)*PN+s.L+1:]
 	for t := 0; t < s.L; t++ {
 		bt := b*s.L + t
 		clear(k.gB[(bt*s.G+g)*N : (bt*s.G+g+1)*N])
 		clear(k.gC[(bt*s.G+g)*N : (bt*s.G+g+1)*N])
 	}
 	for h := g * hpg; h < (g+1)*hpg; h++ {
-		Ah := float64(k.A[h])
 		Af := k.A[h]
+		k.decays(dec, dts, b, h)
 		var Dh float32
 		if k.D != nil {
 			Dh = k.D[h]
@@ -100,7 +116,7 @@ func (k *scanBwdTask) run(w, item int) {
 			if i%scanCk == 0 {
 				copy(ck[(i/scanCk)*PN:(i/scanCk+1)*PN], st)
 			}
-			k.step(st, st, b, g, h, i, Ah)
+			k.step(st, st, b, g, h, i, dts[i], dec[i])
 		}
 		// Backward, chunk by chunk from the end.
 		clear(gh)
@@ -111,7 +127,7 @@ func (k *scanBwdTask) run(w, item int) {
 			prev := ck[c*PN : (c+1)*PN]
 			for i := lo; i < hi; i++ {
 				cur := states[(i-lo)*PN : (i-lo+1)*PN]
-				k.step(prev, cur, b, g, h, i, Ah)
+				k.step(prev, cur, b, g, h, i, dts[i], dec[i])
 				prev = cur
 			}
 			for i := hi - 1; i >= lo; i-- {
@@ -124,8 +140,7 @@ func (k *scanBwdTask) run(w, item int) {
 				} else {
 					hp = ck[c*PN : (c+1)*PN]
 				}
-				dt := k.dt[bt*s.H+h]
-				a := float32(math.Exp(float64(dt) * Ah))
+				dt, a := dts[i], dec[i]
 				x := k.x[(bt*s.H+h)*P : (bt*s.H+h+1)*P]
 				gy := k.gy[(bt*s.H+h)*P : (bt*s.H+h+1)*P]
 				gx := k.gx[(bt*s.H+h)*P : (bt*s.H+h+1)*P]
@@ -167,14 +182,13 @@ func (k *scanBwdTask) run(w, item int) {
 	}
 }
 
-// step advances the state of (b, h) by step i: dst = a·src + dt·x ⊗ B
+// step advances the state of (b, h) by step i (dt and its decay a): dst =
+// a·src + dt·x ⊗ B
 // (dst may be src).
-func (k *scanArgs) step(src, dst []float32, b, g, h, i int, Ah float64) {
+func (k *scanArgs) step(src, dst []float32, b, g, h, i int, dt, a float32) {
 	s := k.s
 	t := k.pos(i)
 	bt := b*s.L + t
-	dt := k.dt[bt*s.H+h]
-	a := float32(math.Exp(float64(dt) * Ah))
 	x := k.x[(bt*s.H+h)*s.P : (bt*s.H+h+1)*s.P]
 	B := k.B[(bt*s.G+g)*s.N : (bt*s.G+g+1)*s.N]
 	N := s.N
