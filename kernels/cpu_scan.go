@@ -1,6 +1,9 @@
 package kernels
 
-import "math"
+import (
+	"math"
+	"unsafe"
+)
 
 // scanCk is the chunk length of the backward's recomputation: the backward
 // keeps the state at every scanCk-th step and recomputes the states inside
@@ -14,7 +17,30 @@ type scanArgs struct {
 	gx, gdt, gB, gC           []float32
 	part                      []float32 // (Batch, H, 2): per (b,h) gA, gD
 	rev                       bool
+	simd                      bool // the shape takes the assembly (scanSIMD and useSIMD)
 	cpu                       *CPU
+}
+
+// scanSIMD selects the scan's assembly fast path where the CPU has it
+// (tests switch it off to run the Go path on the same machine).
+var scanSIMD = scanSIMDAvailable
+
+// useSIMD reports whether shape s takes the assembly: P a multiple of 4 and
+// N of 8 (other shapes run the Go path).
+func useSIMD(s ScanShape) bool { return scanSIMD && s.P%4 == 0 && s.N%8 == 0 }
+
+// at returns a pointer to s[i] (bounds-checked).
+func at(s []float32, i int) unsafe.Pointer { return unsafe.Pointer(&s[i]) }
+
+// strides returns the byte strides of x-like (Batch, L, H, P) and B-like
+// (Batch, L, G, N) arrays from one step to the next in pass order.
+func (k *scanArgs) strides() (sx, sb int) {
+	s := k.s
+	sx, sb = 4*s.H*s.P, 4*s.G*s.N
+	if k.rev {
+		return -sx, -sb
+	}
+	return sx, sb
 }
 
 // pos returns the time index of the i-th step.
@@ -41,7 +67,13 @@ func (k *scanFwdTask) run(w, item int) {
 	if k.D != nil {
 		Dh = k.D[h]
 	}
-	for i := 0; i < s.L; i++ {
+	if k.simd {
+		bt := b*s.L + k.pos(0)
+		sx, sb := k.strides()
+		scanFwdAVX(at(st, 0), at(k.x, (bt*s.H+h)*P), at(k.y, (bt*s.H+h)*P), at(k.B, (bt*s.G+g)*N), at(k.C, (bt*s.G+g)*N),
+			at(dec, 0), at(dts, 0), sx, sb, s.L, 4*P, 4*N, Dh)
+	}
+	for i := 0; i < s.L && !k.simd; i++ {
 		t := k.pos(i)
 		bt := b*s.L + t
 		dt, a := dts[i], dec[i]
@@ -94,14 +126,22 @@ func (k *scanBwdTask) run(w, item int) {
 	P, N, PN := s.P, s.N, s.P*s.N
 	hpg := s.H / s.G
 	nck := (s.L + scanCk - 1) / scanCk
-	buf := k.c().work(w, (nck+scanCk+1)*PN+2*(s.L+1))
-	ck, states, gh := buf[:nck*PN], buf[nck*PN:(nck+scanCk)*PN], buf[(nck+scanCk)*PN:(nck+scanCk+1)*PN]
-	dec, dts := buf[(nck+scanCk+1)*PN:(nck+scanCk+1)*PN+s.L+1], buf[(nck+scanCk+1)*PN+s.L+1:]
+	// Scratch: chunk entry states, the states of one chunk (slot 0: its
+	// entry state, slot j: after its j-th step), the gradient state, the
+	// decays and dts, and (fast path) per-step sums and row sums.
+	buf := k.c().work(w, (nck+scanCk+2)*PN+2*(s.L+1)+2*scanCk+9*P)
+	ck, buf := buf[:nck*PN], buf[nck*PN:]
+	sts, buf := buf[:(scanCk+1)*PN], buf[(scanCk+1)*PN:]
+	gh, buf := buf[:PN], buf[PN:]
+	dec, buf := buf[:s.L+1], buf[s.L+1:]
+	dts, buf := buf[:s.L+1], buf[s.L+1:]
+	out, scr := buf[:2*scanCk], buf[2*scanCk:]
 	for t := 0; t < s.L; t++ {
 		bt := b*s.L + t
 		clear(k.gB[(bt*s.G+g)*N : (bt*s.G+g+1)*N])
 		clear(k.gC[(bt*s.G+g)*N : (bt*s.G+g+1)*N])
 	}
+	xs, bs := k.strides() // byte strides per step
 	for h := g * hpg; h < (g+1)*hpg; h++ {
 		Af := k.A[h]
 		k.decays(dec, dts, b, h)
@@ -112,35 +152,61 @@ func (k *scanBwdTask) run(w, item int) {
 		// Forward: keep the state entering every chunk.
 		st := gh
 		clear(st)
-		for i := 0; i < s.L; i++ {
-			if i%scanCk == 0 {
-				copy(ck[(i/scanCk)*PN:(i/scanCk+1)*PN], st)
+		for c := 0; c < nck; c++ {
+			copy(ck[c*PN:(c+1)*PN], st)
+			if c == nck-1 {
+				break // the last chunk's steps are recomputed below
 			}
-			k.step(st, st, b, g, h, i, dts[i], dec[i])
+			lo, hi := c*scanCk, (c+1)*scanCk
+			if k.simd {
+				bt := b*s.L + k.pos(lo)
+				scanStepsAVX(at(st, 0), at(st, 0), at(k.x, (bt*s.H+h)*P), at(k.B, (bt*s.G+g)*N), at(dec, lo), at(dts, lo),
+					0, xs, bs, hi-lo, 4*P, 4*N)
+				continue
+			}
+			for i := lo; i < hi; i++ {
+				k.step(st, st, b, g, h, i, dts[i], dec[i])
+			}
 		}
 		// Backward, chunk by chunk from the end.
 		clear(gh)
 		var gA, gD float64
-		decay := float32(0)
 		for c := nck - 1; c >= 0; c-- {
 			lo, hi := c*scanCk, min(s.L, (c+1)*scanCk)
-			prev := ck[c*PN : (c+1)*PN]
+			copy(sts[:PN], ck[c*PN:(c+1)*PN])
+			if k.simd {
+				bt := b*s.L + k.pos(lo)
+				scanStepsAVX(at(sts, 0), at(sts, PN), at(k.x, (bt*s.H+h)*P), at(k.B, (bt*s.G+g)*N), at(dec, lo), at(dts, lo),
+					4*PN, xs, bs, hi-lo, 4*P, 4*N)
+				bt = b*s.L + k.pos(hi-1)
+				ix, ib := (bt*s.H+h)*P, (bt*s.G+g)*N
+				scanBwdAVX(at(gh, 0), at(sts, (hi-lo)*PN), at(k.x, ix), at(k.gy, ix), at(k.gx, ix),
+					at(k.B, ib), at(k.C, ib), at(k.gB, ib), at(k.gC, ib), at(dec, hi), at(dts, hi-1), at(out, 2*(hi-1-lo)),
+					at(scr, 0), -xs, -bs, hi-lo, 4*P, 4*N, Dh)
+				for i := hi - 1; i >= lo; i-- {
+					bt := b*s.L + k.pos(i)
+					x := k.x[(bt*s.H+h)*P : (bt*s.H+h+1)*P]
+					gy := k.gy[(bt*s.H+h)*P : (bt*s.H+h+1)*P]
+					for p, xp := range x {
+						gD += float64(gy[p] * xp)
+					}
+					dt, a := dts[i], dec[i]
+					gdt, gaa := out[2*(i-lo)], out[2*(i-lo)+1]
+					k.gdt[bt*s.H+h] = gdt + Af*a*gaa
+					gA += float64(dt * a * gaa)
+				}
+				continue
+			}
 			for i := lo; i < hi; i++ {
-				cur := states[(i-lo)*PN : (i-lo+1)*PN]
-				k.step(prev, cur, b, g, h, i, dts[i], dec[i])
-				prev = cur
+				k.step(sts[(i-lo)*PN:(i-lo+1)*PN], sts[(i-lo+1)*PN:(i-lo+2)*PN], b, g, h, i, dts[i], dec[i])
 			}
 			for i := hi - 1; i >= lo; i-- {
 				t := k.pos(i)
 				bt := b*s.L + t
-				cur := states[(i-lo)*PN : (i-lo+1)*PN]
-				var hp []float32
-				if i > lo {
-					hp = states[(i-lo-1)*PN : (i-lo)*PN]
-				} else {
-					hp = ck[c*PN : (c+1)*PN]
-				}
+				cur := sts[(i-lo+1)*PN : (i-lo+2)*PN]
+				hp := sts[(i-lo)*PN : (i-lo+1)*PN]
 				dt, a := dts[i], dec[i]
+				decay := dec[i+1] // gh flows to this step scaled by the next step's decay
 				x := k.x[(bt*s.H+h)*P : (bt*s.H+h+1)*P]
 				gy := k.gy[(bt*s.H+h)*P : (bt*s.H+h+1)*P]
 				gx := k.gx[(bt*s.H+h)*P : (bt*s.H+h+1)*P]
@@ -174,7 +240,6 @@ func (k *scanBwdTask) run(w, item int) {
 				// d/d dt of exp(dt·A)·h_prev is A·a·h_prev; d/dA is dt·a·h_prev.
 				k.gdt[bt*s.H+h] = gdt + Af*a*gaa
 				gA += float64(dt * a * gaa)
-				decay = a // gh flows to the previous step scaled by this step's decay
 			}
 		}
 		k.part[(b*s.H+h)*2] = float32(gA)
@@ -209,7 +274,7 @@ func (c *CPU) ScanFwd(s ScanShape, x, dt, A, B, C, D, y, final Buffer, rev bool)
 	nx, nt, nb := s.Batch*s.L*s.H*s.P, s.Batch*s.L*s.H, s.Batch*s.L*s.G*s.N
 	var a args
 	k := &c.tasks.scanFwd
-	k.scanArgs = scanArgs{s: s, rev: rev, cpu: c,
+	k.scanArgs = scanArgs{s: s, rev: rev, cpu: c, simd: useSIMD(s),
 		x: a.need("scan x", x, nx), dt: a.need("scan dt", dt, nt), A: a.need("scan A", A, s.H),
 		B: a.need("scan B", B, nb), C: a.need("scan C", C, nb), D: a.opt("scan D", D, s.H),
 		y: a.need("scan y", y, nx), fin: a.opt("scan final state", final, s.Batch*s.H*s.P*s.N)}
@@ -229,7 +294,7 @@ func (c *CPU) ScanBwd(s ScanShape, x, dt, A, B, C, D, gy Buffer, g ScanGrads, re
 	nx, nt, nb := s.Batch*s.L*s.H*s.P, s.Batch*s.L*s.H, s.Batch*s.L*s.G*s.N
 	var a args
 	k := &c.tasks.scanBwd
-	k.scanArgs = scanArgs{s: s, rev: rev, cpu: c,
+	k.scanArgs = scanArgs{s: s, rev: rev, cpu: c, simd: useSIMD(s),
 		x: a.need("scan x", x, nx), dt: a.need("scan dt", dt, nt), A: a.need("scan A", A, s.H),
 		B: a.need("scan B", B, nb), C: a.need("scan C", C, nb), D: a.opt("scan D", D, s.H),
 		gy: a.need("scan gy", gy, nx), gx: a.need("scan gx", g.X, nx), gdt: a.need("scan gdt", g.DT, nt),

@@ -1,0 +1,304 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// AVX2 + FMA kernels of the SSD scan over a whole (b, h) sequence per call
+// (see cpu_scan_simd.go). Pointers move by byte strides per step (negative
+// strides walk backwards); P is a multiple of 4 and N of 8; pb = 4·P and
+// nb = 4·N are byte sizes. State rows are N floats, P rows per state.
+
+// FROW updates one state row chunk in place and accumulates its product
+// with C: r = a·r + dx·B; acc += r·C (Y15 = a, Y8 = B, Y9 = C, BX = the
+// chunk's byte offset).
+#define FROW(row, dx, acc) \
+	VMULPS      (row)(BX*1), Y15, Y10; \
+	VFMADD231PS Y8, dx, Y10;           \
+	VMOVUPS     Y10, (row)(BX*1);      \
+	VFMADD231PS Y9, Y10, acc
+
+// func scanFwdAVX(st, x, y, B, C, dec, dts unsafe.Pointer, sx, sb, n, pb, nb int, Dh float32)
+// n steps of y = (a·state + dt·x⊗B)·C + Dh·x, the state (P×N) in place.
+TEXT ·scanFwdAVX(SB), NOSPLIT, $24-100
+	MOVQ st+0(FP), R8
+	MOVQ x+8(FP), SI
+	MOVQ y+16(FP), DI
+	MOVQ B+24(FP), R9
+	MOVQ C+32(FP), R10
+	MOVQ dec+40(FP), AX
+	MOVQ AX, 0(SP)
+	MOVQ dts+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ n+72(FP), AX
+	MOVQ AX, 16(SP)
+	VBROADCASTSS Dh+96(FP), Y14
+
+fstep:
+	MOVQ 0(SP), CX
+	VBROADCASTSS (CX), Y15 // a
+	ADDQ $4, CX
+	MOVQ CX, 0(SP)
+	MOVQ 8(SP), CX
+	VBROADCASTSS (CX), Y12 // dt
+	ADDQ $4, CX
+	MOVQ CX, 8(SP)
+	XORQ DX, DX            // 4·p
+	MOVQ R8, AX            // row p
+
+fquad:
+	MOVQ nb+88(FP), CX
+	LEAQ (AX)(CX*1), R11   // row p+1
+	LEAQ (AX)(CX*2), R12   // row p+2
+	LEAQ (R11)(CX*2), R13  // row p+3
+	VBROADCASTSS (SI)(DX*1), Y4
+	VMULPS Y4, Y12, Y4
+	VBROADCASTSS 4(SI)(DX*1), Y5
+	VMULPS Y5, Y12, Y5
+	VBROADCASTSS 8(SI)(DX*1), Y6
+	VMULPS Y6, Y12, Y6
+	VBROADCASTSS 12(SI)(DX*1), Y7
+	VMULPS Y7, Y12, Y7
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	XORQ BX, BX
+
+fn:
+	VMOVUPS (R9)(BX*1), Y8
+	VMOVUPS (R10)(BX*1), Y9
+	FROW(AX, Y4, Y0)
+	FROW(R11, Y5, Y1)
+	FROW(R12, Y6, Y2)
+	FROW(R13, Y7, Y3)
+	ADDQ $32, BX
+	CMPQ BX, CX
+	JLT  fn
+
+	// Row sums of the four accumulators: [Σ0, Σ1, Σ2, Σ3].
+	VHADDPS Y1, Y0, Y0
+	VHADDPS Y3, Y2, Y2
+	VHADDPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VMOVUPS (SI)(DX*1), X1
+	VFMADD231PS X1, X14, X0 // + Dh·x
+	VMOVUPS X0, (DI)(DX*1)
+	LEAQ (R13)(CX*1), AX
+	ADDQ $16, DX
+	CMPQ DX, pb+80(FP)
+	JLT  fquad
+
+	ADDQ sx+56(FP), SI
+	ADDQ sx+56(FP), DI
+	ADDQ sb+64(FP), R9
+	ADDQ sb+64(FP), R10
+	DECQ 16(SP)
+	JNZ  fstep
+	VZEROUPPER
+	RET
+
+// func scanStepsAVX(src, dst, x, B, dec, dts unsafe.Pointer, ds, sx, sb, n, pb, nb int)
+// n steps of dst = a·src + dt·x⊗B; after each step src = dst and dst moves
+// by ds bytes (ds = 0 with src = dst: in place).
+TEXT ·scanStepsAVX(SB), NOSPLIT, $0-96
+	MOVQ src+0(FP), SI
+	MOVQ dst+8(FP), DI
+	MOVQ x+16(FP), R8
+	MOVQ B+24(FP), R9
+	MOVQ dec+32(FP), R10
+	MOVQ dts+40(FP), R11
+	MOVQ n+72(FP), R12
+	MOVQ nb+88(FP), CX
+
+sstep:
+	VBROADCASTSS (R10), Y15 // a
+	VBROADCASTSS (R11), Y14 // dt
+	MOVQ SI, AX
+	MOVQ DI, R13
+	XORQ DX, DX
+
+srow:
+	VBROADCASTSS (R8)(DX*1), Y13
+	VMULPS Y13, Y14, Y13 // dt·x_p
+	XORQ BX, BX
+
+sn:
+	VMULPS      (AX)(BX*1), Y15, Y0
+	VFMADD231PS (R9)(BX*1), Y13, Y0
+	VMOVUPS     Y0, (R13)(BX*1)
+	ADDQ $32, BX
+	CMPQ BX, CX
+	JLT  sn
+	ADDQ CX, AX
+	ADDQ CX, R13
+	ADDQ $4, DX
+	CMPQ DX, pb+80(FP)
+	JLT  srow
+
+	MOVQ DI, SI
+	ADDQ ds+48(FP), DI
+	ADDQ sx+56(FP), R8
+	ADDQ sb+64(FP), R9
+	ADDQ $4, R10
+	ADDQ $4, R11
+	DECQ R12
+	JNZ  sstep
+	VZEROUPPER
+	RET
+
+// func scanBwdAVX(gh, cur, x, gy, gx, B, C, gB, gC, dec, dts, out, scr unsafe.Pointer, sx, sb, n, pb, nb int, Dh float32)
+// n steps of the reverse loop, from the chunk's last step backwards. Per
+// step: gh = decay·gh + gy⊗C (decay = *dec, the next step's a), gC += Σ_p
+// state·gy_p, gB += Σ_p dt·x_p·gh, sx_p = gh_p·B, gx = dt·sx + Dh·gy,
+// out[0] = Σ_p sx_p·x_p, out[1] = Σ gh·h_prev. cur is the step's state,
+// h_prev the P×N floats before it; dec, dts and out move back by 4, 4
+// and 8 bytes per step, cur by P·N·4. scr: 8·P + P floats of scratch.
+TEXT ·scanBwdAVX(SB), NOSPLIT, $88-148
+	MOVQ x+16(FP), AX
+	MOVQ AX, 0(SP)
+	MOVQ gx+32(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ B+40(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ C+48(FP), AX
+	MOVQ AX, 24(SP)
+	MOVQ gB+56(FP), AX
+	MOVQ AX, 32(SP)
+	MOVQ gC+64(FP), AX
+	MOVQ AX, 40(SP)
+	MOVQ dec+72(FP), AX
+	MOVQ AX, 48(SP)
+	MOVQ dts+80(FP), AX
+	MOVQ AX, 56(SP)
+	MOVQ out+88(FP), AX
+	MOVQ AX, 64(SP)
+	MOVQ n+120(FP), AX
+	MOVQ AX, 72(SP)
+	MOVQ pb+128(FP), AX
+	IMULQ nb+136(FP), AX
+	SHRQ $2, AX
+	MOVQ AX, 80(SP)        // P·N·4
+	MOVQ gh+0(FP), R8
+	MOVQ cur+8(FP), R9
+	MOVQ R9, R10
+	SUBQ AX, R10           // h_prev
+	MOVQ gy+24(FP), R11
+	MOVQ scr+96(FP), R12   // sx partial sums: P vectors of 8
+	MOVQ pb+128(FP), AX
+	LEAQ (R12)(AX*8), R13  // dt·x_p: P floats
+	VBROADCASTSS Dh+144(FP), Y14
+
+bstep:
+	MOVQ 48(SP), AX
+	VBROADCASTSS (AX), Y15 // decay
+	SUBQ $4, AX
+	MOVQ AX, 48(SP)
+	MOVQ 56(SP), AX
+	VBROADCASTSS (AX), Y12 // dt
+	SUBQ $4, AX
+	MOVQ AX, 56(SP)
+	MOVQ 0(SP), SI
+	VXORPS Y4, Y4, Y4
+	XORQ DX, DX
+
+bprep:
+	VMULPS  (SI)(DX*1), X12, X5
+	VMOVUPS X5, (R13)(DX*1)
+	VMOVUPS Y4, (R12)(DX*8)
+	VMOVUPS Y4, 32(R12)(DX*8)
+	VMOVUPS Y4, 64(R12)(DX*8)
+	VMOVUPS Y4, 96(R12)(DX*8)
+	ADDQ $16, DX
+	CMPQ DX, pb+128(FP)
+	JLT  bprep
+
+	VXORPS Y8, Y8, Y8 // Σ gh·h_prev
+	XORQ BX, BX
+
+bblock:
+	MOVQ 16(SP), AX
+	VMOVUPS (AX)(BX*1), Y0 // B chunk
+	MOVQ 24(SP), AX
+	VMOVUPS (AX)(BX*1), Y1 // C chunk
+	VXORPS Y2, Y2, Y2      // gB chunk
+	VXORPS Y3, Y3, Y3      // gC chunk
+	MOVQ BX, CX
+	XORQ DX, DX
+
+brow:
+	VBROADCASTSS (R11)(DX*1), Y4 // gy_p
+	VBROADCASTSS (R13)(DX*1), Y5 // dt·x_p
+	VMULPS      Y1, Y4, Y6
+	VFMADD231PS (R8)(CX*1), Y15, Y6 // v = decay·gh + gy_p·C
+	VMOVUPS     Y6, (R8)(CX*1)
+	VFMADD231PS (R9)(CX*1), Y4, Y3  // gC += state·gy_p
+	VFMADD231PS Y6, Y5, Y2          // gB += dt·x_p·v
+	VFMADD231PS (R10)(CX*1), Y6, Y8 // += v·h_prev
+	VMOVUPS     (R12)(DX*8), Y7
+	VFMADD231PS Y0, Y6, Y7          // sx_p += v·B
+	VMOVUPS     Y7, (R12)(DX*8)
+	ADDQ nb+136(FP), CX
+	ADDQ $4, DX
+	CMPQ DX, pb+128(FP)
+	JLT  brow
+
+	MOVQ 32(SP), AX
+	VADDPS  (AX)(BX*1), Y2, Y2
+	VMOVUPS Y2, (AX)(BX*1)
+	MOVQ 40(SP), AX
+	VADDPS  (AX)(BX*1), Y3, Y3
+	VMOVUPS Y3, (AX)(BX*1)
+	ADDQ $32, BX
+	CMPQ BX, nb+136(FP)
+	JLT  bblock
+
+	MOVQ 0(SP), SI
+	MOVQ 8(SP), DI
+	VXORPS X10, X10, X10 // Σ sx_p·x_p
+	XORQ DX, DX
+
+bquad:
+	VMOVUPS (R12)(DX*8), Y4
+	VMOVUPS 32(R12)(DX*8), Y5
+	VMOVUPS 64(R12)(DX*8), Y6
+	VMOVUPS 96(R12)(DX*8), Y7
+	VHADDPS Y5, Y4, Y4
+	VHADDPS Y7, Y6, Y6
+	VHADDPS Y6, Y4, Y4
+	VEXTRACTF128 $1, Y4, X5
+	VADDPS X5, X4, X4               // sx of rows p..p+3
+	VMULPS (R11)(DX*1), X14, X6     // Dh·gy
+	VFMADD231PS X4, X12, X6         // + dt·sx
+	VMOVUPS X6, (DI)(DX*1)
+	VFMADD231PS (SI)(DX*1), X4, X10 // += sx·x
+	ADDQ $16, DX
+	CMPQ DX, pb+128(FP)
+	JLT  bquad
+
+	VHADDPS X10, X10, X10
+	VHADDPS X10, X10, X10
+	VEXTRACTF128 $1, Y8, X9
+	VADDPS X9, X8, X8
+	VHADDPS X8, X8, X8
+	VHADDPS X8, X8, X8
+	MOVQ 64(SP), AX
+	VMOVSS X10, (AX)
+	VMOVSS X8, 4(AX)
+	SUBQ $8, AX
+	MOVQ AX, 64(SP)
+
+	MOVQ sx+104(FP), AX
+	ADDQ AX, 0(SP)
+	ADDQ AX, 8(SP)
+	ADDQ AX, R11
+	MOVQ sb+112(FP), AX
+	ADDQ AX, 16(SP)
+	ADDQ AX, 24(SP)
+	ADDQ AX, 32(SP)
+	ADDQ AX, 40(SP)
+	MOVQ R10, R9
+	SUBQ 80(SP), R10
+	DECQ 72(SP)
+	JNZ  bstep
+	VZEROUPPER
+	RET

@@ -1,0 +1,24 @@
+//go:build !amd64 || purego
+
+package kernels
+
+import "unsafe"
+
+// scanSIMDAvailable is false: this build has no scan assembly (not amd64,
+// or the purego tag), and every scan runs the Go path.
+var scanSIMDAvailable = false
+
+// The assembly entry points do not exist in this build; scanSIMD is never
+// true here, so these are never called.
+
+func scanFwdAVX(st, x, y, B, C, dec, dts unsafe.Pointer, sx, sb, n, pb, nb int, Dh float32) {
+	panic("kernels: scan assembly called in a build without it")
+}
+
+func scanStepsAVX(src, dst, x, B, dec, dts unsafe.Pointer, ds, sx, sb, n, pb, nb int) {
+	panic("kernels: scan assembly called in a build without it")
+}
+
+func scanBwdAVX(gh, cur, x, gy, gx, B, C, gB, gC, dec, dts, out, scr unsafe.Pointer, sx, sb, n, pb, nb int, Dh float32) {
+	panic("kernels: scan assembly called in a build without it")
+}

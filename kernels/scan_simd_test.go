@@ -1,0 +1,155 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/pipeml/pipe/kernels/ref"
+)
+
+// scanRun is one scan's inputs (float32 and float64 copies) and outputs.
+type scanRun struct {
+	s                                  ScanShape
+	rev, withD                         bool
+	x, dt, A, B, C, D, gy              []float32
+	x64, dt64, A64, B64, C64, D64, g64 []float64
+}
+
+func newScanRun(r *rand.Rand, s ScanShape, rev, withD bool) *scanRun {
+	nx, nt, nb := s.Batch*s.L*s.H*s.P, s.Batch*s.L*s.H, s.Batch*s.L*s.G*s.N
+	k := &scanRun{s: s, rev: rev, withD: withD}
+	k.x, k.x64 = rnd(r, nx, -1, 1)
+	k.dt, k.dt64 = rnd(r, nt, 0.01, 0.5)
+	k.A, k.A64 = rnd(r, s.H, -2, -0.2)
+	k.B, k.B64 = rnd(r, nb, -1, 1)
+	k.C, k.C64 = rnd(r, nb, -1, 1)
+	k.D, k.D64 = rnd(r, s.H, -1, 1)
+	k.gy, k.g64 = rnd(r, nx, -1, 1)
+	if !withD {
+		k.D, k.D64 = nil, nil
+	}
+	return k
+}
+
+// scanOut holds a scan's forward outputs and gradients in a fixed order:
+// y, final, gx, gdt, gA, gB, gC, gD.
+type scanOut [8][]float32
+
+var scanOutNames = [8]string{"y", "final", "gx", "gdt", "gA", "gB", "gC", "gD"}
+
+// run runs the forward and backward on c with the fast path on or off.
+func (k *scanRun) run(t *testing.T, c *CPU, simd bool) scanOut {
+	t.Helper()
+	defer func(old bool) { scanSIMD = old }(scanSIMD)
+	scanSIMD = simd
+	s := k.s
+	nx, nt, nb := s.Batch*s.L*s.H*s.P, s.Batch*s.L*s.H, s.Batch*s.L*s.G*s.N
+	var Db, gDb Buffer
+	var gD *Host
+	if k.withD {
+		gD = poisoned(s.H)
+		Db, gDb = Wrap(k.D), gD
+	}
+	y, fin := poisoned(nx), poisoned(s.Batch*s.H*s.P*s.N)
+	if err := c.ScanFwd(s, Wrap(k.x), Wrap(k.dt), Wrap(k.A), Wrap(k.B), Wrap(k.C), Db, y, fin, k.rev); err != nil {
+		t.Fatal(err)
+	}
+	gx, gdt, gA, gB, gC := poisoned(nx), poisoned(nt), poisoned(s.H), poisoned(nb), poisoned(nb)
+	g := ScanGrads{X: gx, DT: gdt, A: gA, B: gB, C: gC, D: gDb}
+	if err := c.ScanBwd(s, Wrap(k.x), Wrap(k.dt), Wrap(k.A), Wrap(k.B), Wrap(k.C), Db, Wrap(k.gy), g, k.rev); err != nil {
+		t.Fatal(err)
+	}
+	o := scanOut{y.Data, fin.Data, gx.Data, gdt.Data, gA.Data, gB.Data, gC.Data}
+	if gD != nil {
+		o[7] = gD.Data
+	}
+	return o
+}
+
+// TestScanSIMDAndGoPaths runs the assembly fast path (where this machine
+// has it) and the Go path on many shapes — P and N from 1 to 20, L = 1 and
+// lengths that are not multiples of the backward's chunk, one and two
+// groups, both directions, with and without D — against the float64
+// reference, and the two paths against each other.
+func TestScanSIMDAndGoPaths(t *testing.T) {
+	if !scanSIMDAvailable {
+		t.Log("no scan assembly in this build or on this CPU: the Go path only")
+	}
+	c := NewCPU(2)
+	defer c.Close()
+	r := rand.New(rand.NewPCG(7, 8))
+	Ls := []int{1, 5, 33, 70}
+	idx := 0
+	for P := 1; P <= 20; P++ {
+		for N := 1; N <= 20; N++ {
+			covered := P%4 == 0 && N%8 == 0
+			pick := idx % 4
+			for v := 0; v < 4; v++ {
+				rev, withD := v&1 == 1, v&2 == 2
+				if !covered && v != pick {
+					continue // one direction/D combination per shape the assembly does not take
+				}
+				idx++
+				G := 1 + idx%2
+				s := ScanShape{Batch: 1 + idx%2, L: Ls[idx%len(Ls)], H: 2 * G, P: P, G: G, N: N}
+				name := fmt.Sprintf("P%d/N%d/L%d/G%d/rev=%v/D=%v", P, N, s.L, G, rev, withD)
+				k := newScanRun(r, s, rev, withD)
+				t.Run(name, func(t *testing.T) { testScanPaths(t, c, k, covered) })
+			}
+		}
+	}
+}
+
+func testScanPaths(t *testing.T, c *CPU, k *scanRun, covered bool) {
+	s := k.s
+	goOut := k.run(t, c, false)
+	simdOut := goOut
+	if scanSIMDAvailable {
+		simdOut = k.run(t, c, true)
+	}
+	wy, wfin := ref.Scan(s.Batch, s.L, s.H, s.P, s.G, s.N, k.x64, k.dt64, k.A64, k.B64, k.C64, k.D64, k.rev)
+	wg := ref.ScanBwd(s.Batch, s.L, s.H, s.P, s.G, s.N, k.x64, k.dt64, k.A64, k.B64, k.C64, k.D64, k.g64, k.rev)
+	want := [8][]float64{wy, wfin, wg.X, wg.DT, wg.A, wg.B, wg.C, wg.D}
+	for i, name := range scanOutNames {
+		if i == 7 && !k.withD {
+			continue
+		}
+		tol := 1e-3 // gradients
+		if i < 2 {
+			tol = 1e-4
+		}
+		closeTo(t, "go path "+name, goOut[i], want[i], tol)
+		if !scanSIMDAvailable || !covered {
+			continue
+		}
+		closeTo(t, "assembly "+name, simdOut[i], want[i], tol)
+		if err := ulpClose(simdOut[i], goOut[i], s.L*s.N*s.P); err != nil {
+			t.Errorf("assembly vs go path %s: %v", name, err)
+		}
+	}
+}
+
+// ulpClose compares the two float32 paths: they differ only in rounding
+// (fused multiply-adds, summation order), so each element must lie within
+// 16·√terms float32 epsilons of the largest magnitude in the array, terms
+// being the length of the longest sum behind an element.
+func ulpClose(got, want []float32, terms int) error {
+	mx := 0.0
+	for _, w := range want {
+		mx = math.Max(mx, math.Abs(float64(w)))
+	}
+	tol := 16 * math.Sqrt(float64(terms)) * 0x1p-23 * math.Max(mx, 1e-6)
+	worst, at := 0.0, -1
+	for i := range got {
+		d := math.Abs(float64(got[i]) - float64(want[i]))
+		if !(d <= worst) {
+			worst, at = d, i
+		}
+	}
+	if at >= 0 && !(worst <= tol) {
+		return fmt.Errorf("element %d: %g vs %g (|diff| %.3g > %.3g = 16·√%d ε·max %.3g)", at, got[at], want[at], worst, tol, terms, mx)
+	}
+	return nil
+}
