@@ -10,6 +10,12 @@ import (
 // one chunk at a time (memory (L/scanCk + scanCk)·P·N per worker).
 const scanCk = 32
 
+// scanAllStates is the largest (L+1)·P·N (floats) for which the assembly
+// path keeps every state of a sequence instead of checkpoints: one
+// recomputation pass instead of two, in 1 MiB of scratch at most (a
+// variable for the tests, which also run the checkpointed assembly path).
+var scanAllStates = 1 << 18
+
 type scanArgs struct {
 	s                         ScanShape
 	x, dt, A, B, C, D, y, fin []float32
@@ -125,17 +131,21 @@ func (k *scanBwdTask) run(w, item int) {
 	b, g := item/s.G, item%s.G
 	P, N, PN := s.P, s.N, s.P*s.N
 	hpg := s.H / s.G
-	nck := (s.L + scanCk - 1) / scanCk
+	ckn := scanCk // chunk length
+	if k.simd && (s.L+1)*PN <= scanAllStates {
+		ckn = s.L // one chunk: every state kept, no checkpoint pass
+	}
+	nck := (s.L + ckn - 1) / ckn
 	// Scratch: chunk entry states, the states of one chunk (slot 0: its
 	// entry state, slot j: after its j-th step), the gradient state, the
 	// decays and dts, and (fast path) per-step sums and row sums.
-	buf := k.c().work(w, (nck+scanCk+2)*PN+2*(s.L+1)+2*scanCk+9*P)
+	buf := k.c().work(w, (nck+ckn+2)*PN+2*(s.L+1)+2*ckn+9*P)
 	ck, buf := buf[:nck*PN], buf[nck*PN:]
-	sts, buf := buf[:(scanCk+1)*PN], buf[(scanCk+1)*PN:]
+	sts, buf := buf[:(ckn+1)*PN], buf[(ckn+1)*PN:]
 	gh, buf := buf[:PN], buf[PN:]
 	dec, buf := buf[:s.L+1], buf[s.L+1:]
 	dts, buf := buf[:s.L+1], buf[s.L+1:]
-	out, scr := buf[:2*scanCk], buf[2*scanCk:]
+	out, scr := buf[:2*ckn], buf[2*ckn:]
 	for t := 0; t < s.L; t++ {
 		bt := b*s.L + t
 		clear(k.gB[(bt*s.G+g)*N : (bt*s.G+g+1)*N])
@@ -157,7 +167,7 @@ func (k *scanBwdTask) run(w, item int) {
 			if c == nck-1 {
 				break // the last chunk's steps are recomputed below
 			}
-			lo, hi := c*scanCk, (c+1)*scanCk
+			lo, hi := c*ckn, (c+1)*ckn
 			if k.simd {
 				bt := b*s.L + k.pos(lo)
 				scanStepsAVX(at(st, 0), at(st, 0), at(k.x, (bt*s.H+h)*P), at(k.B, (bt*s.G+g)*N), at(dec, lo), at(dts, lo),
@@ -172,7 +182,7 @@ func (k *scanBwdTask) run(w, item int) {
 		clear(gh)
 		var gA, gD float64
 		for c := nck - 1; c >= 0; c-- {
-			lo, hi := c*scanCk, min(s.L, (c+1)*scanCk)
+			lo, hi := c*ckn, min(s.L, (c+1)*ckn)
 			copy(sts[:PN], ck[c*PN:(c+1)*PN])
 			if k.simd {
 				bt := b*s.L + k.pos(lo)

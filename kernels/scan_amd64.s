@@ -7,6 +7,11 @@
 // strides walk backwards); P is a multiple of 4 and N of 8; pb = 4·P and
 // nb = 4·N are byte sizes. State rows are N floats, P rows per state.
 
+// PFSHIFT: the inputs and outputs of the step 2^PFSHIFT steps ahead are
+// prefetched (their rows are one cache line apart per step at the V3
+// shapes, which the hardware prefetchers follow poorly).
+#define PFSHIFT 3
+
 // FROW updates one state row chunk in place and accumulates its product
 // with C: r = a·r + dx·B; acc += r·C (Y15 = a, Y8 = B, Y9 = C, BX = the
 // chunk's byte offset).
@@ -33,6 +38,14 @@ TEXT ·scanFwdAVX(SB), NOSPLIT, $24-100
 	VBROADCASTSS Dh+96(FP), Y14
 
 fstep:
+	MOVQ sx+56(FP), CX // prefetch the rows PF steps ahead
+	SHLQ $PFSHIFT, CX
+	PREFETCHT0 (SI)(CX*1)
+	PREFETCHT0 (DI)(CX*1)
+	MOVQ sb+64(FP), CX
+	SHLQ $PFSHIFT, CX
+	PREFETCHT0 (R9)(CX*1)
+	PREFETCHT0 (R10)(CX*1)
 	MOVQ 0(SP), CX
 	VBROADCASTSS (CX), Y15 // a
 	ADDQ $4, CX
@@ -111,6 +124,12 @@ TEXT ·scanStepsAVX(SB), NOSPLIT, $0-96
 	MOVQ nb+88(FP), CX
 
 sstep:
+	MOVQ sx+56(FP), AX
+	SHLQ $PFSHIFT, AX
+	PREFETCHT0 (R8)(AX*1)
+	MOVQ sb+64(FP), AX
+	SHLQ $PFSHIFT, AX
+	PREFETCHT0 (R9)(AX*1)
 	VBROADCASTSS (R10), Y15 // a
 	VBROADCASTSS (R11), Y14 // dt
 	MOVQ SI, AX
@@ -189,6 +208,23 @@ TEXT ·scanBwdAVX(SB), NOSPLIT, $88-148
 	VBROADCASTSS Dh+144(FP), Y14
 
 bstep:
+	MOVQ sx+104(FP), DI
+	SHLQ $PFSHIFT, DI
+	MOVQ 0(SP), AX
+	PREFETCHT0 (AX)(DI*1)
+	PREFETCHT0 (R11)(DI*1)
+	MOVQ 8(SP), AX
+	PREFETCHT0 (AX)(DI*1)
+	MOVQ sb+112(FP), DI
+	SHLQ $PFSHIFT, DI
+	MOVQ 16(SP), AX
+	PREFETCHT0 (AX)(DI*1)
+	MOVQ 24(SP), AX
+	PREFETCHT0 (AX)(DI*1)
+	MOVQ 32(SP), AX
+	PREFETCHT0 (AX)(DI*1)
+	MOVQ 40(SP), AX
+	PREFETCHT0 (AX)(DI*1)
 	MOVQ 48(SP), AX
 	VBROADCASTSS (AX), Y15 // decay
 	SUBQ $4, AX
@@ -212,7 +248,8 @@ bprep:
 	CMPQ DX, pb+128(FP)
 	JLT  bprep
 
-	VXORPS Y8, Y8, Y8 // Σ gh·h_prev
+	VXORPS Y8, Y8, Y8   // Σ gh·h_prev (even rows)
+	VXORPS Y13, Y13, Y13 // (odd rows)
 	XORQ BX, BX
 
 bblock:
@@ -220,12 +257,17 @@ bblock:
 	VMOVUPS (AX)(BX*1), Y0 // B chunk
 	MOVQ 24(SP), AX
 	VMOVUPS (AX)(BX*1), Y1 // C chunk
-	VXORPS Y2, Y2, Y2      // gB chunk
-	VXORPS Y3, Y3, Y3      // gC chunk
+	VXORPS Y2, Y2, Y2      // gB chunk (even rows)
+	VXORPS Y3, Y3, Y3      // gC chunk (even rows)
+	VXORPS Y9, Y9, Y9      // gB chunk (odd rows)
+	VXORPS Y11, Y11, Y11   // gC chunk (odd rows)
 	MOVQ BX, CX
 	XORQ DX, DX
 
+	// Two rows per iteration (P is even), with separate accumulators.
 brow:
+	MOVQ CX, SI
+	ADDQ nb+136(FP), SI
 	VBROADCASTSS (R11)(DX*1), Y4 // gy_p
 	VBROADCASTSS (R13)(DX*1), Y5 // dt·x_p
 	VMULPS      Y1, Y4, Y6
@@ -237,11 +279,25 @@ brow:
 	VMOVUPS     (R12)(DX*8), Y7
 	VFMADD231PS Y0, Y6, Y7          // sx_p += v·B
 	VMOVUPS     Y7, (R12)(DX*8)
+	VBROADCASTSS 4(R11)(DX*1), Y4   // row p+1
+	VBROADCASTSS 4(R13)(DX*1), Y5
+	VMULPS      Y1, Y4, Y10
+	VFMADD231PS (R8)(SI*1), Y15, Y10
+	VMOVUPS     Y10, (R8)(SI*1)
+	VFMADD231PS (R9)(SI*1), Y4, Y11
+	VFMADD231PS Y10, Y5, Y9
+	VFMADD231PS (R10)(SI*1), Y10, Y13
+	VMOVUPS     32(R12)(DX*8), Y7
+	VFMADD231PS Y0, Y10, Y7
+	VMOVUPS     Y7, 32(R12)(DX*8)
+	MOVQ SI, CX
 	ADDQ nb+136(FP), CX
-	ADDQ $4, DX
+	ADDQ $8, DX
 	CMPQ DX, pb+128(FP)
 	JLT  brow
 
+	VADDPS Y9, Y2, Y2
+	VADDPS Y11, Y3, Y3
 	MOVQ 32(SP), AX
 	VADDPS  (AX)(BX*1), Y2, Y2
 	VMOVUPS Y2, (AX)(BX*1)
@@ -252,6 +308,7 @@ brow:
 	CMPQ BX, nb+136(FP)
 	JLT  bblock
 
+	VADDPS Y13, Y8, Y8
 	MOVQ 0(SP), SI
 	MOVQ 8(SP), DI
 	VXORPS X10, X10, X10 // Σ sx_p·x_p

@@ -39,11 +39,15 @@ type scanOut [8][]float32
 
 var scanOutNames = [8]string{"y", "final", "gx", "gdt", "gA", "gB", "gC", "gD"}
 
-// run runs the forward and backward on c with the fast path on or off.
-func (k *scanRun) run(t *testing.T, c *CPU, simd bool) scanOut {
+// run runs the forward and backward on c with the fast path on or off
+// (and with it, the backward keeping every state or checkpoints).
+func (k *scanRun) run(t *testing.T, c *CPU, simd, allStates bool) scanOut {
 	t.Helper()
-	defer func(old bool) { scanSIMD = old }(scanSIMD)
+	defer func(old bool, oldAll int) { scanSIMD, scanAllStates = old, oldAll }(scanSIMD, scanAllStates)
 	scanSIMD = simd
+	if !allStates {
+		scanAllStates = 0
+	}
 	s := k.s
 	nx, nt, nb := s.Batch*s.L*s.H*s.P, s.Batch*s.L*s.H, s.Batch*s.L*s.G*s.N
 	var Db, gDb Buffer
@@ -104,10 +108,11 @@ func TestScanSIMDAndGoPaths(t *testing.T) {
 
 func testScanPaths(t *testing.T, c *CPU, k *scanRun, covered bool) {
 	s := k.s
-	goOut := k.run(t, c, false)
-	simdOut := goOut
-	if scanSIMDAvailable {
-		simdOut = k.run(t, c, true)
+	goOut := k.run(t, c, false, true)
+	simdOut, ckOut := goOut, goOut
+	if scanSIMDAvailable && covered {
+		simdOut = k.run(t, c, true, true)
+		ckOut = k.run(t, c, true, false)
 	}
 	wy, wfin := ref.Scan(s.Batch, s.L, s.H, s.P, s.G, s.N, k.x64, k.dt64, k.A64, k.B64, k.C64, k.D64, k.rev)
 	wg := ref.ScanBwd(s.Batch, s.L, s.H, s.P, s.G, s.N, k.x64, k.dt64, k.A64, k.B64, k.C64, k.D64, k.g64, k.rev)
@@ -125,8 +130,12 @@ func testScanPaths(t *testing.T, c *CPU, k *scanRun, covered bool) {
 			continue
 		}
 		closeTo(t, "assembly "+name, simdOut[i], want[i], tol)
+		closeTo(t, "assembly (checkpoints) "+name, ckOut[i], want[i], tol)
 		if err := ulpClose(simdOut[i], goOut[i], s.L*s.N*s.P); err != nil {
 			t.Errorf("assembly vs go path %s: %v", name, err)
+		}
+		if err := ulpClose(ckOut[i], goOut[i], s.L*s.N*s.P); err != nil {
+			t.Errorf("assembly (checkpoints) vs go path %s: %v", name, err)
 		}
 	}
 }
