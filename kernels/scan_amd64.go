@@ -20,3 +20,6 @@ func scanStepsAVX(src, dst, x, B, dec, dts unsafe.Pointer, ds, sx, sb, n, pb, nb
 
 //go:noescape
 func scanBwdAVX(gh, cur, x, gy, gx, B, C, gB, gC, dec, dts, out, scr unsafe.Pointer, sx, sb, n, pb, nb int, Dh float32)
+
+//go:noescape
+func expScaleAVX(dst, src unsafe.Pointer, a float32, n int)

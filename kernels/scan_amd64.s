@@ -359,3 +359,172 @@ bquad:
 	JNZ  bstep
 	VZEROUPPER
 	RET
+
+// Constants of expScaleAVX (Cephes' expf), each repeated 8 times.
+// log2(e)
+DATA expc<>+0(SB)/4, $0x3fb8aa3b
+DATA expc<>+4(SB)/4, $0x3fb8aa3b
+DATA expc<>+8(SB)/4, $0x3fb8aa3b
+DATA expc<>+12(SB)/4, $0x3fb8aa3b
+DATA expc<>+16(SB)/4, $0x3fb8aa3b
+DATA expc<>+20(SB)/4, $0x3fb8aa3b
+DATA expc<>+24(SB)/4, $0x3fb8aa3b
+DATA expc<>+28(SB)/4, $0x3fb8aa3b
+// upper clamp
+DATA expc<>+32(SB)/4, $0x42b0c0a5
+DATA expc<>+36(SB)/4, $0x42b0c0a5
+DATA expc<>+40(SB)/4, $0x42b0c0a5
+DATA expc<>+44(SB)/4, $0x42b0c0a5
+DATA expc<>+48(SB)/4, $0x42b0c0a5
+DATA expc<>+52(SB)/4, $0x42b0c0a5
+DATA expc<>+56(SB)/4, $0x42b0c0a5
+DATA expc<>+60(SB)/4, $0x42b0c0a5
+// ln(FLT_MIN)
+DATA expc<>+64(SB)/4, $0xc2aeac50
+DATA expc<>+68(SB)/4, $0xc2aeac50
+DATA expc<>+72(SB)/4, $0xc2aeac50
+DATA expc<>+76(SB)/4, $0xc2aeac50
+DATA expc<>+80(SB)/4, $0xc2aeac50
+DATA expc<>+84(SB)/4, $0xc2aeac50
+DATA expc<>+88(SB)/4, $0xc2aeac50
+DATA expc<>+92(SB)/4, $0xc2aeac50
+// C1
+DATA expc<>+96(SB)/4, $0x3f318000
+DATA expc<>+100(SB)/4, $0x3f318000
+DATA expc<>+104(SB)/4, $0x3f318000
+DATA expc<>+108(SB)/4, $0x3f318000
+DATA expc<>+112(SB)/4, $0x3f318000
+DATA expc<>+116(SB)/4, $0x3f318000
+DATA expc<>+120(SB)/4, $0x3f318000
+DATA expc<>+124(SB)/4, $0x3f318000
+// C2
+DATA expc<>+128(SB)/4, $0xb95e8083
+DATA expc<>+132(SB)/4, $0xb95e8083
+DATA expc<>+136(SB)/4, $0xb95e8083
+DATA expc<>+140(SB)/4, $0xb95e8083
+DATA expc<>+144(SB)/4, $0xb95e8083
+DATA expc<>+148(SB)/4, $0xb95e8083
+DATA expc<>+152(SB)/4, $0xb95e8083
+DATA expc<>+156(SB)/4, $0xb95e8083
+// p0
+DATA expc<>+160(SB)/4, $0x39506967
+DATA expc<>+164(SB)/4, $0x39506967
+DATA expc<>+168(SB)/4, $0x39506967
+DATA expc<>+172(SB)/4, $0x39506967
+DATA expc<>+176(SB)/4, $0x39506967
+DATA expc<>+180(SB)/4, $0x39506967
+DATA expc<>+184(SB)/4, $0x39506967
+DATA expc<>+188(SB)/4, $0x39506967
+// p1
+DATA expc<>+192(SB)/4, $0x3ab743ce
+DATA expc<>+196(SB)/4, $0x3ab743ce
+DATA expc<>+200(SB)/4, $0x3ab743ce
+DATA expc<>+204(SB)/4, $0x3ab743ce
+DATA expc<>+208(SB)/4, $0x3ab743ce
+DATA expc<>+212(SB)/4, $0x3ab743ce
+DATA expc<>+216(SB)/4, $0x3ab743ce
+DATA expc<>+220(SB)/4, $0x3ab743ce
+// p2
+DATA expc<>+224(SB)/4, $0x3c088908
+DATA expc<>+228(SB)/4, $0x3c088908
+DATA expc<>+232(SB)/4, $0x3c088908
+DATA expc<>+236(SB)/4, $0x3c088908
+DATA expc<>+240(SB)/4, $0x3c088908
+DATA expc<>+244(SB)/4, $0x3c088908
+DATA expc<>+248(SB)/4, $0x3c088908
+DATA expc<>+252(SB)/4, $0x3c088908
+// p3
+DATA expc<>+256(SB)/4, $0x3d2aa9c1
+DATA expc<>+260(SB)/4, $0x3d2aa9c1
+DATA expc<>+264(SB)/4, $0x3d2aa9c1
+DATA expc<>+268(SB)/4, $0x3d2aa9c1
+DATA expc<>+272(SB)/4, $0x3d2aa9c1
+DATA expc<>+276(SB)/4, $0x3d2aa9c1
+DATA expc<>+280(SB)/4, $0x3d2aa9c1
+DATA expc<>+284(SB)/4, $0x3d2aa9c1
+// p4
+DATA expc<>+288(SB)/4, $0x3e2aaaaa
+DATA expc<>+292(SB)/4, $0x3e2aaaaa
+DATA expc<>+296(SB)/4, $0x3e2aaaaa
+DATA expc<>+300(SB)/4, $0x3e2aaaaa
+DATA expc<>+304(SB)/4, $0x3e2aaaaa
+DATA expc<>+308(SB)/4, $0x3e2aaaaa
+DATA expc<>+312(SB)/4, $0x3e2aaaaa
+DATA expc<>+316(SB)/4, $0x3e2aaaaa
+// p5
+DATA expc<>+320(SB)/4, $0x3f000000
+DATA expc<>+324(SB)/4, $0x3f000000
+DATA expc<>+328(SB)/4, $0x3f000000
+DATA expc<>+332(SB)/4, $0x3f000000
+DATA expc<>+336(SB)/4, $0x3f000000
+DATA expc<>+340(SB)/4, $0x3f000000
+DATA expc<>+344(SB)/4, $0x3f000000
+DATA expc<>+348(SB)/4, $0x3f000000
+// 1
+DATA expc<>+352(SB)/4, $0x3f800000
+DATA expc<>+356(SB)/4, $0x3f800000
+DATA expc<>+360(SB)/4, $0x3f800000
+DATA expc<>+364(SB)/4, $0x3f800000
+DATA expc<>+368(SB)/4, $0x3f800000
+DATA expc<>+372(SB)/4, $0x3f800000
+DATA expc<>+376(SB)/4, $0x3f800000
+DATA expc<>+380(SB)/4, $0x3f800000
+// 127 (int32)
+DATA expc<>+384(SB)/4, $0x0000007f
+DATA expc<>+388(SB)/4, $0x0000007f
+DATA expc<>+392(SB)/4, $0x0000007f
+DATA expc<>+396(SB)/4, $0x0000007f
+DATA expc<>+400(SB)/4, $0x0000007f
+DATA expc<>+404(SB)/4, $0x0000007f
+DATA expc<>+408(SB)/4, $0x0000007f
+DATA expc<>+412(SB)/4, $0x0000007f
+GLOBL expc<>(SB), RODATA|NOPTR, $416
+
+// func expScaleAVX(dst, src unsafe.Pointer, a float32, n int)
+// dst[i] = exp(a·src[i]) for i < n (n a multiple of 8): Cephes' expf
+// (range reduction by ln 2 in two parts, degree-5 polynomial, scaling by
+// 2^k through the exponent bits), about 1 ulp; arguments below
+// ln(FLT_MIN) give 0 (no denormals), above 88.376 exp(88.376).
+TEXT ·expScaleAVX(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	VBROADCASTSS a+16(FP), Y15
+	MOVQ n+24(FP), CX
+	VMOVUPS expc<>+0(SB), Y14  // log2(e)
+	VMOVUPS expc<>+32(SB), Y13 // upper clamp
+	VMOVUPS expc<>+64(SB), Y12 // ln(FLT_MIN)
+	VMOVUPS expc<>+96(SB), Y11 // C1
+	VMOVUPS expc<>+128(SB), Y10 // C2
+	VMOVUPS expc<>+352(SB), Y9 // 1
+	VMOVUPS expc<>+384(SB), Y8 // 127
+
+eloop:
+	VMULPS  (SI), Y15, Y0        // x
+	VCMPPS  $13, Y12, Y0, Y7     // x >= ln(FLT_MIN)
+	VMINPS  Y13, Y0, Y0
+	VMAXPS  Y12, Y0, Y0
+	VMULPS  Y14, Y0, Y1
+	VCVTPS2DQ Y1, Y2             // k = round(x·log2(e))
+	VCVTDQ2PS Y2, Y1
+	VFNMADD231PS Y1, Y11, Y0     // r = x − k·C1 − k·C2
+	VFNMADD231PS Y1, Y10, Y0
+	VMOVUPS expc<>+160(SB), Y3   // p0
+	VFMADD213PS expc<>+192(SB), Y0, Y3
+	VFMADD213PS expc<>+224(SB), Y0, Y3
+	VFMADD213PS expc<>+256(SB), Y0, Y3
+	VFMADD213PS expc<>+288(SB), Y0, Y3
+	VFMADD213PS expc<>+320(SB), Y0, Y3
+	VMULPS  Y0, Y0, Y4
+	VFMADD213PS Y0, Y4, Y3       // p·r² + r
+	VADDPS  Y9, Y3, Y3           // + 1
+	VPADDD  Y8, Y2, Y2
+	VPSLLD  $23, Y2, Y2          // 2^k
+	VMULPS  Y2, Y3, Y3
+	VANDPS  Y7, Y3, Y3
+	VMOVUPS Y3, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ  eloop
+	VZEROUPPER
+	RET

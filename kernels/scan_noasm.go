@@ -22,3 +22,7 @@ func scanStepsAVX(src, dst, x, B, dec, dts unsafe.Pointer, ds, sx, sb, n, pb, nb
 func scanBwdAVX(gh, cur, x, gy, gx, B, C, gB, gC, dec, dts, out, scr unsafe.Pointer, sx, sb, n, pb, nb int, Dh float32) {
 	panic("kernels: scan assembly called in a build without it")
 }
+
+func expScaleAVX(dst, src unsafe.Pointer, a float32, n int) {
+	panic("kernels: scan assembly called in a build without it")
+}

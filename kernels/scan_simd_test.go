@@ -162,3 +162,46 @@ func ulpClose(got, want []float32, terms int) error {
 	}
 	return nil
 }
+
+// TestExpScaleAVX checks the assembly exp of the decays against math.Exp:
+// within 4 float32 ulps (relative 2⁻²¹), 0 below ln(FLT_MIN), clamped above
+// ln(FLT_MAX).
+func TestExpScaleAVX(t *testing.T) {
+	if !scanSIMDAvailable {
+		t.Skip("no scan assembly in this build or on this CPU")
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	const n = 4096
+	src, dst := make([]float32, n), make([]float32, n)
+	for i := range src {
+		switch {
+		case i < 8:
+			src[i] = []float32{0, -0, 1e-30, -1e-30, -87, -87.5, -200, 80}[i]
+		default:
+			src[i] = float32(-110 * r.Float64())
+		}
+	}
+	for _, a := range []float32{1, 0.37, 2.5, 1e-6} {
+		expScaleAVX(at(dst, 0), at(src, 0), a, n)
+		for i, v := range src {
+			x := a * v
+			want := math.Exp(float64(x))
+			got := float64(dst[i])
+			if float64(x) < -87.3365447505531 {
+				if got != 0 {
+					t.Fatalf("exp(%g) = %g, want 0 below ln(FLT_MIN)", x, got)
+				}
+				continue
+			}
+			if x > 88.3762626647949 { // clamped (decays have x ≤ 0)
+				if !(got > 1e38 && got < math.MaxFloat32) {
+					t.Fatalf("exp(%g) = %g, want the clamped value ~2.4e38", x, got)
+				}
+				continue
+			}
+			if math.Abs(got-want) > 0x1p-21*want {
+				t.Fatalf("exp(%g) = %g, want %g (relative error %.3g)", x, got, want, math.Abs(got-want)/want)
+			}
+		}
+	}
+}
