@@ -147,14 +147,15 @@ func (k *scanBwdTask) run(w, item int) {
 	nck := (s.L + ckn - 1) / ckn
 	// Scratch: chunk entry states, the states of one chunk (slot 0: its
 	// entry state, slot j: after its j-th step), the gradient state, the
-	// decays and dts, and (fast path) per-step sums and row sums.
-	buf := k.c().work(w, (nck+ckn+2)*PN+2*(s.L+1)+2*ckn+9*P)
+	// decays and dts, and (fast path) per-step sums (4 per step) and row
+	// sums.
+	buf := k.c().work(w, (nck+ckn+2)*PN+2*(s.L+1)+4*ckn+9*P)
 	ck, buf := buf[:nck*PN], buf[nck*PN:]
 	sts, buf := buf[:(ckn+1)*PN], buf[(ckn+1)*PN:]
 	gh, buf := buf[:PN], buf[PN:]
 	dec, buf := buf[:s.L+1], buf[s.L+1:]
 	dts, buf := buf[:s.L+1], buf[s.L+1:]
-	out, scr := buf[:2*ckn], buf[2*ckn:]
+	out, scr := buf[:4*ckn], buf[4*ckn:]
 	for t := 0; t < s.L; t++ {
 		bt := b*s.L + t
 		clear(k.gB[(bt*s.G+g)*N : (bt*s.G+g+1)*N])
@@ -200,19 +201,16 @@ func (k *scanBwdTask) run(w, item int) {
 				bt = b*s.L + k.pos(hi-1)
 				ix, ib := (bt*s.H+h)*P, (bt*s.G+g)*N
 				scanBwdAVX(at(gh, 0), at(sts, (hi-lo)*PN), at(k.x, ix), at(k.gy, ix), at(k.gx, ix),
-					at(k.B, ib), at(k.C, ib), at(k.gB, ib), at(k.gC, ib), at(dec, hi), at(dts, hi-1), at(out, 2*(hi-1-lo)),
+					at(k.B, ib), at(k.C, ib), at(k.gB, ib), at(k.gC, ib), at(dec, hi), at(dts, hi-1), at(out, 4*(hi-1-lo)),
 					at(scr, 0), -xs, -bs, hi-lo, 4*P, 4*N, Dh)
 				for i := hi - 1; i >= lo; i-- {
 					bt := b*s.L + k.pos(i)
-					x := k.x[(bt*s.H+h)*P : (bt*s.H+h+1)*P]
-					gy := k.gy[(bt*s.H+h)*P : (bt*s.H+h+1)*P]
-					for p, xp := range x {
-						gD += float64(gy[p] * xp)
-					}
 					dt, a := dts[i], dec[i]
-					gdt, gaa := out[2*(i-lo)], out[2*(i-lo)+1]
+					o := out[4*(i-lo) : 4*(i-lo)+3]
+					gdt, gaa := o[0], o[1]
 					k.gdt[bt*s.H+h] = gdt + Af*a*gaa
 					gA += float64(dt * a * gaa)
+					gD += float64(o[2])
 				}
 				continue
 			}

@@ -169,9 +169,10 @@ sn:
 // n steps of the reverse loop, from the chunk's last step backwards. Per
 // step: gh = decay·gh + gy⊗C (decay = *dec, the next step's a), gC += Σ_p
 // state·gy_p, gB += Σ_p dt·x_p·gh, sx_p = gh_p·B, gx = dt·sx + Dh·gy,
-// out[0] = Σ_p sx_p·x_p, out[1] = Σ gh·h_prev. cur is the step's state,
-// h_prev the P×N floats before it; dec, dts and out move back by 4, 4
-// and 8 bytes per step, cur by P·N·4. scr: 8·P + P floats of scratch.
+// out[0] = Σ_p sx_p·x_p, out[1] = Σ gh·h_prev, out[2] = Σ_p gy_p·x_p. cur
+// is the step's state, h_prev the P×N floats before it; dec, dts and out
+// move back by 4, 4 and 16 bytes per step, cur by P·N·4. scr: 8·P + P
+// floats of scratch.
 TEXT ·scanBwdAVX(SB), NOSPLIT, $88-148
 	MOVQ x+16(FP), AX
 	MOVQ AX, 0(SP)
@@ -312,6 +313,7 @@ brow:
 	MOVQ 0(SP), SI
 	MOVQ 8(SP), DI
 	VXORPS X10, X10, X10 // Σ sx_p·x_p
+	VXORPS X11, X11, X11 // Σ gy_p·x_p
 	XORQ DX, DX
 
 bquad:
@@ -327,7 +329,9 @@ bquad:
 	VMULPS (R11)(DX*1), X14, X6     // Dh·gy
 	VFMADD231PS X4, X12, X6         // + dt·sx
 	VMOVUPS X6, (DI)(DX*1)
-	VFMADD231PS (SI)(DX*1), X4, X10 // += sx·x
+	VMOVUPS (SI)(DX*1), X7
+	VFMADD231PS X7, X4, X10         // += sx·x
+	VFMADD231PS (R11)(DX*1), X7, X11 // += gy·x
 	ADDQ $16, DX
 	CMPQ DX, pb+128(FP)
 	JLT  bquad
@@ -338,10 +342,13 @@ bquad:
 	VADDPS X9, X8, X8
 	VHADDPS X8, X8, X8
 	VHADDPS X8, X8, X8
+	VHADDPS X11, X11, X11
+	VHADDPS X11, X11, X11
 	MOVQ 64(SP), AX
 	VMOVSS X10, (AX)
 	VMOVSS X8, 4(AX)
-	SUBQ $8, AX
+	VMOVSS X11, 8(AX)
+	SUBQ $16, AX
 	MOVQ AX, 64(SP)
 
 	MOVQ sx+104(FP), AX

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/pipeml/pipe/internal/cputime"
 	"github.com/pipeml/pipe/kernels"
 )
 
@@ -60,6 +61,11 @@ func benchScan(b *testing.B, s kernels.ScanShape, fwd, bwd bool) {
 	sb := newScan(s)
 	b.SetBytes(int64(scanBytes(s, fwd, bwd)))
 	b.ResetTimer()
+	cpu0 := cputime.Process()
+	defer func() {
+		// CPU time per op (all workers): steadier than wall time on a shared machine.
+		b.ReportMetric(float64(cputime.Process()-cpu0)/1e6/float64(b.N), "cpu-ms/op")
+	}()
 	for i := 0; i < b.N; i++ {
 		if fwd {
 			if err := c.ScanFwd(s, sb.x, sb.dt, sb.A, sb.B, sb.C, sb.D, sb.y, nil, false); err != nil {
