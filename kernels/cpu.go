@@ -25,7 +25,8 @@ func (h *Host) Len() int {
 // its parameters in Go slices and runs on the CPU backend.
 func Wrap(s []float32) *Host { return &Host{Data: s} }
 
-// CPU is the pure-Go backend. Ops run on a fixed pool of worker goroutines
+// CPU is the Go backend (the scan in AVX2 assembly on amd64 CPUs that have
+// it, see cpu_scan.go). Ops run on a fixed pool of worker goroutines
 // (NewCPU's workers); scratch memory grows to the largest call and is then
 // reused, so steady-state calls allocate nothing. Not safe for concurrent
 // use.
