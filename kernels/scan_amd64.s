@@ -241,13 +241,77 @@ bstep:
 bprep:
 	VMULPS  (SI)(DX*1), X12, X5
 	VMOVUPS X5, (R13)(DX*1)
+	ADDQ $16, DX
+	CMPQ DX, pb+128(FP)
+	JLT  bprep
+
+	CMPQ nb+136(FP), $64
+	JNE  bgeneric
+
+	// N = 16 (the node stream): the whole row in two registers, the sums
+	// of B, C, gB, gC in registers, sx_p written once per row.
+	MOVQ 16(SP), AX
+	VMOVUPS (AX), Y0   // B
+	VMOVUPS 32(AX), Y1
+	MOVQ 24(SP), AX
+	VMOVUPS (AX), Y2   // C
+	VMOVUPS 32(AX), Y3
+	VXORPS Y4, Y4, Y4  // gB
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6  // gC
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8  // Σ gh·h_prev
+	VXORPS Y9, Y9, Y9
+	XORQ CX, CX
+	XORQ DX, DX
+
+b16row:
+	VBROADCASTSS (R11)(DX*1), Y10 // gy_p
+	VBROADCASTSS (R13)(DX*1), Y11 // dt·x_p
+	VMULPS      Y2, Y10, Y12
+	VFMADD231PS (R8)(CX*1), Y15, Y12 // v = decay·gh + gy_p·C
+	VMOVUPS     Y12, (R8)(CX*1)
+	VMULPS      Y3, Y10, Y13
+	VFMADD231PS 32(R8)(CX*1), Y15, Y13
+	VMOVUPS     Y13, 32(R8)(CX*1)
+	VFMADD231PS (R9)(CX*1), Y10, Y6   // gC += state·gy_p
+	VFMADD231PS 32(R9)(CX*1), Y10, Y7
+	VFMADD231PS Y12, Y11, Y4          // gB += dt·x_p·v
+	VFMADD231PS Y13, Y11, Y5
+	VFMADD231PS (R10)(CX*1), Y12, Y8  // += v·h_prev
+	VFMADD231PS 32(R10)(CX*1), Y13, Y9
+	VMULPS      Y0, Y12, Y14          // sx_p = v·B
+	VFMADD231PS Y1, Y13, Y14
+	VMOVUPS     Y14, (R12)(DX*8)
+	ADDQ $64, CX
+	ADDQ $4, DX
+	CMPQ DX, pb+128(FP)
+	JLT  b16row
+
+	MOVQ 32(SP), AX
+	VADDPS  (AX), Y4, Y4
+	VMOVUPS Y4, (AX)
+	VADDPS  32(AX), Y5, Y5
+	VMOVUPS Y5, 32(AX)
+	MOVQ 40(SP), AX
+	VADDPS  (AX), Y6, Y6
+	VMOVUPS Y6, (AX)
+	VADDPS  32(AX), Y7, Y7
+	VMOVUPS Y7, 32(AX)
+	VADDPS  Y9, Y8, Y8
+	JMP     bsums
+
+bgeneric:
+	XORQ DX, DX
+
+bzero:
 	VMOVUPS Y4, (R12)(DX*8)
 	VMOVUPS Y4, 32(R12)(DX*8)
 	VMOVUPS Y4, 64(R12)(DX*8)
 	VMOVUPS Y4, 96(R12)(DX*8)
 	ADDQ $16, DX
 	CMPQ DX, pb+128(FP)
-	JLT  bprep
+	JLT  bzero
 
 	VXORPS Y8, Y8, Y8   // Σ gh·h_prev (even rows)
 	VXORPS Y13, Y13, Y13 // (odd rows)
@@ -310,6 +374,11 @@ brow:
 	JLT  bblock
 
 	VADDPS Y13, Y8, Y8
+
+bsums:
+	MOVQ 56(SP), AX
+	VBROADCASTSS 4(AX), Y12 // dt (the cursor has moved on)
+	VBROADCASTSS Dh+144(FP), Y14
 	MOVQ 0(SP), SI
 	MOVQ 8(SP), DI
 	VXORPS X10, X10, X10 // Σ sx_p·x_p
