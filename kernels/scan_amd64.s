@@ -21,6 +21,18 @@
 	VMOVUPS     Y10, (row)(BX*1);      \
 	VFMADD231PS Y9, Y10, acc
 
+// FROW16 is FROW for a whole row of 16 (B in Y8, Y9, C in Y10, Y11): acc
+// is set, not accumulated.
+#define FROW16(row, dx, acc) \
+	VMULPS      (row), Y15, Y13;   \
+	VFMADD231PS Y8, dx, Y13;       \
+	VMOVUPS     Y13, (row);        \
+	VMULPS      Y13, Y10, acc;     \
+	VMULPS      32(row), Y15, Y13; \
+	VFMADD231PS Y9, dx, Y13;       \
+	VMOVUPS     Y13, 32(row);      \
+	VFMADD231PS Y13, Y11, acc
+
 // func scanFwdAVX(st, x, y, B, C, dec, dts unsafe.Pointer, sx, sb, n, pb, nb int, Dh float32)
 // n steps of y = (a·state + dt·x⊗B)·C + Dh·x, the state (P×N) in place.
 TEXT ·scanFwdAVX(SB), NOSPLIT, $24-100
@@ -56,6 +68,8 @@ fstep:
 	MOVQ CX, 8(SP)
 	XORQ DX, DX            // 4·p
 	MOVQ R8, AX            // row p
+	CMPQ nb+88(FP), $64
+	JEQ  f16
 
 fquad:
 	MOVQ nb+88(FP), CX
@@ -101,6 +115,7 @@ fn:
 	CMPQ DX, pb+80(FP)
 	JLT  fquad
 
+fnext:
 	ADDQ sx+56(FP), SI
 	ADDQ sx+56(FP), DI
 	ADDQ sb+64(FP), R9
@@ -109,6 +124,43 @@ fn:
 	JNZ  fstep
 	VZEROUPPER
 	RET
+
+	// N = 16 (the node stream): B and C in registers, each row in two.
+f16:
+	VMOVUPS (R9), Y8
+	VMOVUPS 32(R9), Y9
+	VMOVUPS (R10), Y10
+	VMOVUPS 32(R10), Y11
+
+f16quad:
+	LEAQ 64(AX), R11
+	LEAQ 128(AX), R12
+	LEAQ 192(AX), R13
+	VBROADCASTSS (SI)(DX*1), Y4
+	VMULPS Y4, Y12, Y4
+	VBROADCASTSS 4(SI)(DX*1), Y5
+	VMULPS Y5, Y12, Y5
+	VBROADCASTSS 8(SI)(DX*1), Y6
+	VMULPS Y6, Y12, Y6
+	VBROADCASTSS 12(SI)(DX*1), Y7
+	VMULPS Y7, Y12, Y7
+	FROW16(AX, Y4, Y0)
+	FROW16(R11, Y5, Y1)
+	FROW16(R12, Y6, Y2)
+	FROW16(R13, Y7, Y3)
+	VHADDPS Y1, Y0, Y0
+	VHADDPS Y3, Y2, Y2
+	VHADDPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VMOVUPS (SI)(DX*1), X1
+	VFMADD231PS X1, X14, X0 // + Dh·x
+	VMOVUPS X0, (DI)(DX*1)
+	LEAQ 256(AX), AX
+	ADDQ $16, DX
+	CMPQ DX, pb+80(FP)
+	JLT  f16quad
+	JMP  fnext
 
 // func scanStepsAVX(src, dst, x, B, dec, dts unsafe.Pointer, ds, sx, sb, n, pb, nb int)
 // n steps of dst = a·src + dt·x⊗B; after each step src = dst and dst moves
@@ -135,6 +187,28 @@ sstep:
 	MOVQ SI, AX
 	MOVQ DI, R13
 	XORQ DX, DX
+	CMPQ CX, $64
+	JNE  srow
+
+	// N = 16: B in registers, each row in two.
+	VMOVUPS (R9), Y10
+	VMOVUPS 32(R9), Y11
+
+s16row:
+	VBROADCASTSS (R8)(DX*1), Y13
+	VMULPS Y13, Y14, Y13 // dt·x_p
+	VMULPS      (AX), Y15, Y0
+	VFMADD231PS Y10, Y13, Y0
+	VMOVUPS     Y0, (R13)
+	VMULPS      32(AX), Y15, Y1
+	VFMADD231PS Y11, Y13, Y1
+	VMOVUPS     Y1, 32(R13)
+	ADDQ $64, AX
+	ADDQ $64, R13
+	ADDQ $4, DX
+	CMPQ DX, pb+80(FP)
+	JLT  s16row
+	JMP  snext
 
 srow:
 	VBROADCASTSS (R8)(DX*1), Y13
@@ -154,6 +228,7 @@ sn:
 	CMPQ DX, pb+80(FP)
 	JLT  srow
 
+snext:
 	MOVQ DI, SI
 	ADDQ ds+48(FP), DI
 	ADDQ sx+56(FP), R8
