@@ -471,21 +471,7 @@ func (c *Compiled) Save() error {
 	if err := os.MkdirAll(filepath.Dir(c.file), 0o755); err != nil {
 		return fmt.Errorf("compiled pipeline cache: %w", err)
 	}
-	reads := c.reads
-	if c.p != nil {
-		seen := map[[2]string]bool{}
-		var all []config.Read
-		for _, r := range c.p.Reads() {
-			seen[[2]string{r.Func, r.Arg}] = true
-			all = append(all, r)
-		}
-		for _, r := range reads {
-			if !seen[[2]string{r.Func, r.Arg}] {
-				all = append(all, r)
-			}
-		}
-		reads = all
-	}
+	reads := c.allReads()
 	var e encoder
 	e.str(c.key)
 	e.str(c.path)
@@ -519,6 +505,66 @@ func (c *Compiled) Save() error {
 		_, err := w.Write(e.b)
 		return err
 	})
+}
+
+// allReads is what Save records as the pipeline's outside reads: those of
+// the loaded pipeline, if any, then those of the cache file it lacks.
+// Called with c.mu held.
+func (c *Compiled) allReads() []config.Read {
+	reads := c.reads
+	if c.p != nil {
+		seen := map[[2]string]bool{}
+		var all []config.Read
+		for _, r := range c.p.Reads() {
+			seen[[2]string{r.Func, r.Arg}] = true
+			all = append(all, r)
+		}
+		for _, r := range reads {
+			if !seen[[2]string{r.Func, r.Arg}] {
+				all = append(all, r)
+			}
+		}
+		reads = all
+	}
+	return reads
+}
+
+// decisionKey is the key of the decisions made with this pipeline: the
+// SHA-256 of the compiled key and of every outside read with its result
+// (sorted), since a read that changed makes the same key resolve
+// differently. With forUse the pipeline must come from its cache file
+// (its reads checked); otherwise it must be one Save may record. "" (and
+// why) when there is none.
+func (c *Compiled) decisionKey(forUse bool) (string, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.key == "":
+		return "", "pipeline not compiled"
+	case forUse && !c.fromCache:
+		return "", "compiled pipeline not from its cache"
+	case !forUse && (c.noSave || c.loaded && c.p == nil):
+		return "", "compiled pipeline not cacheable"
+	}
+	reads := c.allReads()
+	lines := make([]string, len(reads))
+	for i, r := range reads {
+		var e encoder
+		e.str(r.Func)
+		e.str(r.Arg)
+		e.str(r.Result)
+		lines[i] = string(e.b)
+	}
+	sort.Strings(lines)
+	h := sha256.New()
+	var e encoder
+	e.str(c.key)
+	e.uvarint(uint64(len(lines)))
+	h.Write(e.b)
+	for _, l := range lines {
+		h.Write([]byte(l))
+	}
+	return fmt.Sprintf("%x", h.Sum(nil)), ""
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -45,10 +45,17 @@ type done struct {
 // stages and cancels the running ones, which are recorded as cancelled.
 func (r *Runner) Run(ctx context.Context) (*Report, error) {
 	r.started, r.digests = false, nil
+	if ctx.Err() == nil {
+		if res, ok := r.fromSnapshot(true); ok {
+			return r.runNothing(res)
+		}
+	}
 	nodes, err := r.graph()
 	if err != nil {
 		return nil, err
 	}
+	r.startRecording()
+	defer func() { r.rec = nil }()
 	r.prefetch(nodes)
 	rec := &RunRecord{ID: r.opts.RunID, Start: time.Now(), Status: "running", Pipeline: r.opts.Pipeline, Args: r.opts.Args}
 	if err := r.store.PutRun(rec); err != nil {
@@ -177,6 +184,9 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 	if err := r.store.PutRun(rec); err != nil {
 		errs = append(errs, err)
 	}
+	if len(errs) == 0 && len(diags) == 0 && !r.started && !rep.Failed && !rep.Cancelled && onlySkips(rep.Results) {
+		r.saveSnapshot(rep.Results)
+	}
 	if len(diags) > 0 {
 		errs = append([]error{diags}, errs...)
 	}
@@ -184,6 +194,53 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 		return rep, errs[0]
 	}
 	return rep, errors.Join(errs...)
+}
+
+// onlySkips reports whether every result of a run is a skip or disabled
+// stage: a run that ran nothing, whose decisions a snapshot may keep.
+func onlySkips(results []Result) bool {
+	for _, res := range results {
+		ok := res.Action == ActionSkip && res.Status == "skipped" ||
+			res.Action == ActionDisabled && res.Status == "disabled"
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// runNothing is a run whose decisions came from the snapshot, every stage
+// skipped or disabled: it records the run and reports (and logs) each
+// stage as settle would have.
+func (r *Runner) runNothing(results []Result) (*Report, error) {
+	rec := &RunRecord{ID: r.opts.RunID, Start: time.Now(), Status: "running", Pipeline: r.opts.Pipeline, Args: r.opts.Args}
+	if err := r.store.PutRun(rec); err != nil {
+		return nil, err
+	}
+	if r.opts.Progress != nil {
+		r.opts.Progress.SetTotal(len(results))
+	}
+	rep := &Report{RunID: r.opts.RunID, Results: results}
+	for i := range results {
+		res := &results[i]
+		switch res.Action {
+		case ActionSkip:
+			res.Status = "skipped"
+			r.opts.Log.Debug("skip", "stage", res.Stage, "reason", res.Reason)
+		default:
+			res.Status = "disabled"
+			r.opts.Log.Info("disabled", "stage", res.Stage)
+		}
+		if r.opts.Progress != nil {
+			r.opts.Progress.StageDone(res.Status)
+		}
+	}
+	rec.End = time.Now()
+	rec.Status = "succeeded"
+	if err := r.store.PutRun(rec); err != nil {
+		return rep, err
+	}
+	return rep, nil
 }
 
 // settle decides n during a run and reports whether it must run; stages

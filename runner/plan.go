@@ -377,7 +377,21 @@ func (r *Runner) digest(path string) (string, error) {
 	if d, ok := r.digests[path]; ok {
 		return d.sum, d.err
 	}
-	sum, err := r.store.Digest(path)
+	var sum string
+	var err error
+	if gs, ok := r.store.(GenerationStore); ok && r.rec != nil {
+		missing := false
+		sum, err = gs.DigestSeen(path, func(p string, follow bool, fi fs.FileInfo) {
+			missing = missing || p == path && follow && fi == nil
+			r.rec.seen(p, follow, fi)
+		})
+		if err != nil && !missing && r.rec.fail == "" {
+			// It rests on more than stats (a tree changing while read).
+			r.rec.fail = "digest of " + path + " failed"
+		}
+	} else {
+		sum, err = r.store.Digest(path)
+	}
 	if r.digests == nil {
 		r.digests = make(map[string]digestOf)
 	}
@@ -407,10 +421,14 @@ func (r *Runner) useRecord(n *node, st *Stage, last *Attempt) error {
 // changing what it produced is skipped.
 func (r *Runner) Plan() ([]Result, error) {
 	r.started, r.digests = false, nil
+	if res, ok := r.fromSnapshot(false); ok {
+		return res, nil
+	}
 	nodes, err := r.graph()
 	if err != nil {
 		return nil, err
 	}
+	r.startRecording()
 	r.prefetch(nodes)
 	out := make([]Result, len(nodes))
 	var errs []error
@@ -421,5 +439,9 @@ func (r *Runner) Plan() ([]Result, error) {
 		}
 		out[i] = n.res
 	}
+	if len(errs) == 0 {
+		r.saveSnapshot(out)
+	}
+	r.rec = nil
 	return out, errors.Join(errs...)
 }

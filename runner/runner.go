@@ -183,6 +183,12 @@ type Options struct {
 	Stream bool
 	// Progress draws progress; nil draws none.
 	Progress *Display
+	// Decisions is the decision snapshot file ("" none): a plan, or a run
+	// that runs nothing, records its decisions there, and the next one
+	// takes them from it while nothing they rested on changed (see
+	// decisions.go). Used only with a *Compiled pipeline and a
+	// GenerationStore, and never with a selection flag.
+	Decisions string
 }
 
 // Runner plans and runs one pipeline against one store.
@@ -194,6 +200,11 @@ type Runner struct {
 	// digests remembers Digest results until a stage starts (started).
 	digests map[string]digestOf
 	started bool
+
+	// rec records what the decisions rest on, for the decision snapshot
+	// (nil: not recording); snapStatus says what became of the snapshot.
+	rec        *recorder
+	snapStatus string
 }
 
 // New returns a runner for p recording in store.

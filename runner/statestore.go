@@ -1,6 +1,8 @@
 package runner
 
 import (
+	"io/fs"
+
 	"github.com/pipeml/pipe/state"
 )
 
@@ -75,4 +77,12 @@ func (s stateStore) Digest(path string) (string, error) { return s.db.Digest(pat
 // Keys implements Store.
 func (s stateStore) Keys(fingerprint string) (map[string]string, error) {
 	return s.db.Keys(fingerprint)
+}
+
+// Generation implements GenerationStore.
+func (s stateStore) Generation() (string, error) { return s.db.Generation() }
+
+// DigestSeen implements GenerationStore.
+func (s stateStore) DigestSeen(path string, seen func(path string, follow bool, fi fs.FileInfo)) (string, error) {
+	return s.db.DigestSeen(path, seen)
 }

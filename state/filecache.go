@@ -63,6 +63,12 @@ func (d *DB) Digest(path string) (string, error) {
 	return filehash.Path(path, d.fileDigest)
 }
 
+// DigestSeen is Digest, telling seen (when not nil) of every stat the
+// digest rests on (filehash.SeenFunc).
+func (d *DB) DigestSeen(path string, seen filehash.SeenFunc) (string, error) {
+	return filehash.PathSeen(path, d.fileDigest, seen)
+}
+
 // memoDigest is a digest remembered in memory with the stat key it holds
 // for.
 type memoDigest struct {

@@ -37,6 +37,7 @@ package state
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -50,6 +51,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"lukechampine.com/blake3"
 
 	"github.com/pipeml/pipe/state/filehash"
 )
@@ -77,6 +79,18 @@ var (
 	bucketRunning = []byte("running")
 	bucketByRun   = []byte("byrun")
 )
+
+// metaGeneration is the meta key of the attempts' generation: 16 random
+// bytes written anew in every transaction that writes an attempt record
+// (see Generation).
+var metaGeneration = []byte("attempts-generation")
+
+// newGeneration returns a fresh attempts' generation.
+func newGeneration() []byte {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand does not fail on Linux
+	return b
+}
 
 // allBuckets are created by a writable Open.
 var allBuckets = [][]byte{bucketMeta, bucketRuns, bucketAttempts, bucketLatest, bucketSuccess, bucketFiles, bucketKeys, bucketRunning, bucketByRun}
@@ -339,6 +353,9 @@ func (d *DB) check() error {
 		}
 		if err := migrate(tx, missing); err != nil {
 			return &CorruptError{Path: path, Err: err}
+		}
+		if err := m.Put(metaGeneration, newGeneration()); err != nil {
+			return err
 		}
 		return interruptLeftovers(tx)
 	})
@@ -701,6 +718,9 @@ func (d *DB) PutAttempt(a *Attempt) error {
 		if err := tx.Bucket(bucketAttempts).Put(k, v); err != nil {
 			return err
 		}
+		if err := tx.Bucket(bucketMeta).Put(metaGeneration, newGeneration()); err != nil {
+			return err
+		}
 		if kb := tx.Bucket(bucketKeys); keys != nil && kb.Get(fp) == nil {
 			if err := kb.Put(fp, keys); err != nil {
 				return err
@@ -849,6 +869,50 @@ func (d *DB) indexedAll(bucket []byte, stages []string) ([]*Attempt, error) {
 		return nil
 	})
 	return out, err
+}
+
+// Generation returns a token of what the runner's decisions read from the
+// state: it changes whenever an attempt record is written or rewritten
+// (every such transaction writes new random bytes into the meta bucket),
+// and it covers the stages' latest-attempt index itself (a hash of it), so
+// that attempts written by a pipe that predates the generation, or another
+// database file put in place, change it too. Run records and the file-hash
+// cache do not change it. A read-only view of a state that no live pipe
+// holds shows running attempts as interrupted and has the same token: the
+// runner decides alike on both.
+//
+// On a writable database it is read in the writer's transaction, after
+// every write queued before (a running attempt is queued without waiting).
+func (d *DB) Generation() (string, error) {
+	if d.db == nil {
+		return "no database", nil
+	}
+	var tok string
+	read := d.view
+	if d.reqs != nil {
+		read = func(fn func(tx *bolt.Tx) error) error { return d.write(false, false, fn) }
+	}
+	err := read(func(tx *bolt.Tx) error {
+		m, latest := tx.Bucket(bucketMeta), tx.Bucket(bucketLatest)
+		h := blake3.New(16, nil)
+		if latest != nil {
+			var n [binary.MaxVarintLen64]byte
+			c := latest.Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
+				h.Write(n[:binary.PutUvarint(n[:], uint64(len(k)))])
+				h.Write(k)
+				h.Write(n[:binary.PutUvarint(n[:], uint64(len(v)))])
+				h.Write(v)
+			}
+		}
+		var gen []byte
+		if m != nil {
+			gen = m.Get(metaGeneration)
+		}
+		tok = fmt.Sprintf("%x-%x", gen, h.Sum(nil))
+		return nil
+	})
+	return tok, err
 }
 
 // Keys returns the per-key hashes recorded for fingerprint, nil if none.

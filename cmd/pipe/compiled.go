@@ -21,6 +21,24 @@ const compiledDir = "compiled"
 // noCompiledEnv turns the compiled-pipeline cache off when set to "off".
 const noCompiledEnv = "PIPE_COMPILED_CACHE"
 
+// noDecisionsEnv turns the decision snapshot off when set to "off" (it is
+// off as well when the compiled-pipeline cache is).
+const noDecisionsEnv = "PIPE_DECISION_CACHE"
+
+// decisionsFile is the decision snapshot file (runner.Options.Decisions)
+// of the pipeline named by args: beside its compiled pipeline. "" when
+// either cache is turned off, or there is no state directory (a plan
+// creates none).
+func decisionsFile(g *globals, args []string) string {
+	if os.Getenv(noCompiledEnv) == "off" || os.Getenv(noDecisionsEnv) == "off" {
+		return ""
+	}
+	if _, err := os.Stat(g.stateDir); err != nil {
+		return ""
+	}
+	return compiledFile(g.stateDir, pipelineFile(args)) + ".decisions"
+}
+
 // openPipeline loads the pipeline for run and plan through the compiled-
 // pipeline cache (runner.Compiled) in the state directory: a valid cache
 // serves the stages without parsing the file; otherwise the file is loaded

@@ -198,12 +198,16 @@ func TestCompiledSamePlan(t *testing.T) {
 			os.Mkdir(e.path("out"), 0o755)
 			os.Mkdir(e.path(".pipe"), 0o755) // plan writes no state directory
 			e.checkCompiled("no cache file")
+			e.settleSnapshot()
 			e.mustPipe(0, "run")
 			e.checkCompiled("")
+			e.settleSnapshot()
 			os.WriteFile(e.path("out/s1"), []byte("changed"), 0o644)
 			e.checkCompiled("")
+			e.settleSnapshot()
 			e.mustPipe(0, "run")
 			e.checkCompiled("")
+			e.settleSnapshot()
 		})
 	}
 	t.Run("example", func(t *testing.T) {
@@ -227,15 +231,21 @@ func TestCompiledSamePlan(t *testing.T) {
 		p := "pipelines/example.hcl"
 		os.Mkdir(e.path(".pipe"), 0o755) // plan writes no state directory
 		e.checkCompiled("no cache file", p)
+		e.settleSnapshot(p)
 		e.mustPipe(0, "run", p)
 		e.checkCompiled("", p)
+		e.settleSnapshot(p)
 		e.checkCompiled("key changed", p, "-var", "top=20", "-var", "shout=true")
+		e.settleSnapshot(p, "-var", "top=20", "-var", "shout=true")
 		e.write("README.md", "changed words words words\n")
 		e.checkCompiled("key changed", p)
+		e.settleSnapshot(p)
 		e.write("docs/new.md", "more words\n")
 		e.checkCompiled("glob", p)
+		e.settleSnapshot(p)
 		e.mustPipe(0, "run", p, "-var", "top=20", "-var", "shout=true")
 		e.checkCompiled("", p, "-var", "top=20", "-var", "shout=true")
+		e.settleSnapshot(p, "-var", "top=20", "-var", "shout=true")
 	})
 }
 

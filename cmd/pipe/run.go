@@ -137,7 +137,7 @@ func runnerOptions(g *globals, f *runFlags, p *runner.Compiled, args []string) r
 	return runner.Options{
 		Only: f.only, From: f.from, Force: f.force, ForceAll: f.forceAll,
 		Parallel: par, KeepGoing: f.keepGoing, StateDir: g.stateDir,
-		Pipeline: p.Path(), Args: args,
+		Pipeline: p.Path(), Args: args, Decisions: decisionsFile(g, args),
 	}
 }
 
@@ -149,6 +149,7 @@ func planCmd(cmd *cobra.Command, g *globals, f *runFlags, args []string) error {
 	defer st.Close()
 	r := runner.New(p, st.store, runnerOptions(g, f, p, args))
 	results, err := r.Plan()
+	logDecisions(g, r)
 	if err != nil {
 		return pipelineErr(g, err)
 	}
@@ -218,6 +219,7 @@ func runCmd(cmd *cobra.Command, g *globals, f *runFlags, args []string) error {
 	disp.Start()
 	rep, err := r.Run(cmd.Context())
 	disp.Stop()
+	logDecisions(g, r)
 	if rep == nil {
 		return pipelineErr(g, err)
 	}
@@ -273,6 +275,14 @@ func saveCompiled(g *globals, p *runner.Compiled) {
 	}
 	if err := p.Save(); err != nil && g.logLevel == "debug" {
 		fmt.Fprintln(g.stderr, "compiled pipeline cache:", err)
+	}
+}
+
+// logDecisions prints, at debug level, what became of the decision
+// snapshot.
+func logDecisions(g *globals, r *runner.Runner) {
+	if g.logLevel == "debug" {
+		fmt.Fprintln(g.stderr, "decision snapshot:", r.DecisionStatus())
 	}
 }
 

@@ -56,6 +56,7 @@ type pipeEnv struct {
 	t   *testing.T
 	dir string
 	env []string
+	bin string // the pipe binary, when not pipeBin
 }
 
 func newPipeEnv(t *testing.T, pipeline string) *pipeEnv {
@@ -96,7 +97,11 @@ func (e *pipeEnv) read(name string) string {
 }
 
 func (e *pipeEnv) command(args ...string) *exec.Cmd {
-	c := exec.Command(pipeBin, args...)
+	bin := pipeBin
+	if e.bin != "" {
+		bin = e.bin
+	}
+	c := exec.Command(bin, args...)
 	c.Dir = e.dir
 	c.Env = e.env
 	return c

@@ -13,6 +13,7 @@ package filehash
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -61,10 +62,25 @@ type FileFunc func(path string, fi fs.FileInfo) (string, error)
 // PlainFile is a FileFunc hashing the content every time.
 func PlainFile(path string, _ fs.FileInfo) (string, error) { return File(path) }
 
+// SeenFunc is told of every stat a digest rests on: the path, whether the
+// stat followed symbolic links (os.Stat) or not (os.Lstat), and its result
+// (nil: the path did not exist). While every one of those stats gives the
+// same answer again (size, times, inode, mode) and no file was modified
+// within the file system's timestamp granularity of the stat, the digest is
+// the same.
+type SeenFunc func(path string, follow bool, fi fs.FileInfo)
+
 // Tree returns the digest of the directory tree at root, hashing regular
 // files with file, several at a time. Entries are visited in lexical order,
 // so the digest depends only on names, kinds, executable bits and contents.
 func Tree(root string, file FileFunc) (string, error) {
+	return tree(root, file, nil)
+}
+
+// tree is Tree, telling seen (when not nil) of the lstat of every entry,
+// root and directories included (a directory's stat changes when an entry
+// is added, removed or renamed; a file's when it is written or chmodded).
+func tree(root string, file FileFunc, seen SeenFunc) (string, error) {
 	type entry struct {
 		line string // everything but a regular file's digest
 		path string // regular files only
@@ -81,6 +97,17 @@ func Tree(root string, file FileFunc) (string, error) {
 			return rerr
 		}
 		rel = filepath.ToSlash(rel)
+		// The stat of a directory is taken before its entries are read,
+		// so an entry added or removed later changes it.
+		var fi fs.FileInfo
+		if seen != nil || d.Type().IsRegular() {
+			if fi, err = d.Info(); err != nil {
+				return fmt.Errorf("hash tree %s: %w", root, err)
+			}
+		}
+		if seen != nil {
+			seen(path, false, fi)
+		}
 		switch {
 		case d.Type()&fs.ModeSymlink != 0:
 			target, err := os.Readlink(path)
@@ -91,10 +118,6 @@ func Tree(root string, file FileFunc) (string, error) {
 		case d.IsDir():
 			entries = append(entries, &entry{line: fmt.Sprintf("D %q\n", rel)})
 		case d.Type().IsRegular():
-			fi, err := d.Info()
-			if err != nil {
-				return fmt.Errorf("hash tree %s: %w", root, err)
-			}
 			entries = append(entries, &entry{line: fmt.Sprintf("F %q %v ", rel, fi.Mode()&0o111 != 0), path: path, fi: fi})
 		default:
 			entries = append(entries, &entry{line: fmt.Sprintf("O %q %s\n", rel, d.Type())})
@@ -152,12 +175,26 @@ func Tree(root string, file FileFunc) (string, error) {
 // followed at the top). A missing path gives an error satisfying
 // errors.Is(err, fs.ErrNotExist).
 func Path(path string, file FileFunc) (string, error) {
+	return PathSeen(path, file, nil)
+}
+
+// PathSeen is Path, telling seen (when not nil) of every stat the digest
+// rests on (see SeenFunc): the followed stat of path, missing included,
+// and for a tree the lstat of each of its entries. A digest that fails
+// for another reason than a missing path rests on more than those stats.
+func PathSeen(path string, file FileFunc, seen SeenFunc) (string, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
+		if seen != nil && errors.Is(err, fs.ErrNotExist) {
+			seen(path, true, nil)
+		}
 		return "", err
 	}
+	if seen != nil {
+		seen(path, true, fi)
+	}
 	if fi.IsDir() {
-		return Tree(path, file)
+		return tree(path, file, seen)
 	}
 	return file(path, fi)
 }
