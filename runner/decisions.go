@@ -10,6 +10,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -209,25 +212,61 @@ func (r *Runner) fromSnapshot(forRun bool) ([]Result, bool) {
 			return nil, false
 		}
 	}
-	for _, o := range s.obs {
-		var fi fs.FileInfo
-		if o.follow {
-			fi, err = os.Stat(o.path)
-		} else {
-			fi, err = os.Lstat(o.path)
-		}
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			r.snapStatus = "not used (stat " + o.path + ": " + err.Error() + ")"
-			return nil, false
-		}
-		now, ok := observe(o.path, o.follow, fi)
-		if !ok || now != o {
-			r.snapStatus = "not used (" + o.path + " changed)"
-			return nil, false
-		}
+	if why := checkObservations(s.obs); why != "" {
+		r.snapStatus = "not used (" + why + ")"
+		return nil, false
 	}
 	r.snapStatus = "used"
 	return s.results, true
+}
+
+// checkObservations stats every recorded path again and returns "" when
+// every stat is the same, else what differs. The stats are split between
+// a few goroutines (they are system calls; a plan of thousands of paths
+// spends most of its time in them).
+func checkObservations(obs []observation) string {
+	workers := min(runtime.GOMAXPROCS(0), 4, max(1, len(obs)/512))
+	whys := make([]string, workers)
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(obs) && !failed.Load(); i += workers {
+				if why := checkObservation(obs[i]); why != "" {
+					whys[w] = why
+					failed.Store(true)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, why := range whys {
+		if why != "" {
+			return why
+		}
+	}
+	return ""
+}
+
+// checkObservation stats o's path again: "" when the stat is the same.
+func checkObservation(o observation) string {
+	var fi fs.FileInfo
+	var err error
+	if o.follow {
+		fi, err = os.Stat(o.path)
+	} else {
+		fi, err = os.Lstat(o.path)
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "stat " + o.path + ": " + err.Error()
+	}
+	if now, ok := observe(o.path, o.follow, fi); !ok || now != o {
+		return o.path + " changed"
+	}
+	return ""
 }
 
 // startRecording prepares the observations of a plan or run that may be

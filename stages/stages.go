@@ -49,7 +49,9 @@ type Kind interface {
 	// attributes. Inputs enter the fingerprint by content; outputs are
 	// recorded after success and checked before a skip. Relative paths are
 	// resolved against workdir. cfg is the decoded config (cty.NilVal when
-	// the kind has no spec).
+	// the kind has no spec). The result must depend on cfg and workdir
+	// only (no file system or environment reads): the runner's decision
+	// snapshot and compiled pipeline rely on it.
 	Paths(cfg cty.Value, workdir string) (Paths, error)
 
 	// Run does the stage's work. It must return promptly with ctx.Err()
