@@ -73,10 +73,10 @@ func (k *scanRun) run(t *testing.T, c *CPU, simd, allStates bool) scanOut {
 }
 
 // TestScanSIMDAndGoPaths runs the assembly fast path (where this machine
-// has it) and the Go path on many shapes — P and N from 1 to 20, L = 1 and
-// lengths that are not multiples of the backward's chunk, one and two
-// groups, both directions, with and without D — against the float64
-// reference, and the two paths against each other.
+// has it) and the Go path on many shapes — P and N from 1 to 20 (N also 24
+// and 32), L = 1 and lengths that are not multiples of the backward's
+// chunk, one and two groups, both directions, with and without D —
+// against the float64 reference, and the two paths against each other.
 func TestScanSIMDAndGoPaths(t *testing.T) {
 	if !scanSIMDAvailable {
 		t.Log("no scan assembly in this build or on this CPU: the Go path only")
@@ -86,8 +86,14 @@ func TestScanSIMDAndGoPaths(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	Ls := []int{1, 5, 33, 70}
 	idx := 0
+	// N 1..20, and 24 and 32: the assembly has its own loops for N = 8 and
+	// 16 and general ones for other multiples of 8.
+	Ns := []int{24, 32}
+	for N := 1; N <= 20; N++ {
+		Ns = append(Ns, N)
+	}
 	for P := 1; P <= 20; P++ {
-		for N := 1; N <= 20; N++ {
+		for _, N := range Ns {
 			covered := P%4 == 0 && N%8 == 0
 			pick := idx % 4
 			for v := 0; v < 4; v++ {
