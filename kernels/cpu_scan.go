@@ -88,20 +88,69 @@ func (k *scanFwdTask) run(w, item int) {
 		C := k.C[(bt*s.G+g)*N : (bt*s.G+g+1)*N]
 		y := k.y[(bt*s.H+h)*P : (bt*s.H+h+1)*P]
 		for p := 0; p < P; p++ {
-			row := st[p*N : (p+1)*N]
-			xp := dt * x[p]
-			var acc float32
-			for n, bn := range B[:len(row)] {
-				v := a*row[n] + xp*bn
-				row[n] = v
-				acc += v * C[n]
-			}
-			y[p] = acc + Dh*x[p]
+			y[p] = rowStep(st[p*N:(p+1)*N], B, C, a, dt*x[p]) + Dh*x[p]
 		}
 	}
 	if k.fin != nil {
 		copy(k.fin[(b*s.H+h)*P*N:(b*s.H+h+1)*P*N], st)
 	}
+}
+
+// rowStep advances one state row, row = a·row + xp·B, and returns row·C.
+// Four partial sums (four elements per iteration) keep the dot product
+// from being one chain of dependent adds.
+func rowStep(row, B, C []float32, a, xp float32) float32 {
+	B, C = B[:len(row)], C[:len(row)]
+	var s0, s1, s2, s3 float32
+	n := 0
+	for ; n+3 < len(row); n += 4 {
+		v0 := a*row[n] + xp*B[n]
+		v1 := a*row[n+1] + xp*B[n+1]
+		v2 := a*row[n+2] + xp*B[n+2]
+		v3 := a*row[n+3] + xp*B[n+3]
+		row[n], row[n+1], row[n+2], row[n+3] = v0, v1, v2, v3
+		s0 += v0 * C[n]
+		s1 += v1 * C[n+1]
+		s2 += v2 * C[n+2]
+		s3 += v3 * C[n+3]
+	}
+	for ; n < len(row); n++ {
+		v := a*row[n] + xp*B[n]
+		row[n] = v
+		s0 += v * C[n]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// rowBack is one row of the reverse loop: gh = decay·gh + gy_p·C, gC +=
+// state·gy_p, gB += dt·x_p·gh; it returns gh·B and gh·h_prev, each as two
+// partial sums (two elements per iteration) to halve the add chains.
+func rowBack(row, sr, hr, B, C, gB, gC []float32, decay, gyp, dxp float32) (sx, sa float32) {
+	sr, hr, B, C, gB, gC = sr[:len(row)], hr[:len(row)], B[:len(row)], C[:len(row)], gB[:len(row)], gC[:len(row)]
+	var sx1, sa1 float32
+	n := 0
+	for ; n+1 < len(row); n += 2 {
+		v0 := decay*row[n] + gyp*C[n]
+		v1 := decay*row[n+1] + gyp*C[n+1]
+		row[n], row[n+1] = v0, v1
+		gC[n] += sr[n] * gyp
+		gC[n+1] += sr[n+1] * gyp
+		sx += v0 * B[n]
+		sx1 += v1 * B[n+1]
+		gB[n] += dxp * v0
+		gB[n+1] += dxp * v1
+		sa += v0 * hr[n]
+		sa1 += v1 * hr[n+1]
+	}
+	if n < len(row) {
+		v := decay*row[n] + gyp*C[n]
+		row[n] = v
+		gC[n] += sr[n] * gyp
+		sx += v * B[n]
+		gB[n] += dxp * v
+		sa += v * hr[n]
+	}
+	return sx + sx1, sa + sa1
 }
 
 // decays fills dec[i] = exp(dt·A_h) and dts[i] = dt for the i-th step of
@@ -241,15 +290,7 @@ func (k *scanBwdTask) run(w, item int) {
 					gyp, xp := gy[p], x[p]
 					dxp := dt * xp
 					gD += float64(gyp * xp)
-					var sx, sa float32
-					for n := range row {
-						v := decay*row[n] + gyp*C[n]
-						row[n] = v
-						gC[n] += sr[n] * gyp
-						sx += v * B[n]
-						gB[n] += dxp * v
-						sa += v * hr[n]
-					}
+					sx, sa := rowBack(row, sr, hr, B, C, gB, gC, decay, gyp, dxp)
 					gx[p] = dt*sx + Dh*gyp
 					gdt += sx * xp
 					gaa += sa
