@@ -42,6 +42,11 @@ type CPU struct {
 	shared  []float32   // per op
 
 	tasks tasks // the ops' parallel bodies, reused across calls
+
+	// The scan's fast-path switches, fixed by NewCPU (tests of this
+	// package change them on their own CPU to run the other paths).
+	scanSIMD      bool // take the assembly where the shape allows (scanSIMDAvailable)
+	scanAllStates int  // see scanAllStatesMax
 }
 
 // task is one op's parallel body: run(i) does work item i.
@@ -60,7 +65,8 @@ func NewCPU(workers int) *CPU {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	c := &CPU{workers: workers, jobs: make(chan job), scratch: make([][]float32, workers)}
+	c := &CPU{workers: workers, jobs: make(chan job), scratch: make([][]float32, workers),
+		scanSIMD: scanSIMDAvailable, scanAllStates: scanAllStatesMax}
 	for w := 1; w < workers; w++ {
 		go c.worker()
 	}

@@ -10,11 +10,12 @@ import (
 // one chunk at a time (memory (L/scanCk + scanCk)·P·N per worker).
 const scanCk = 32
 
-// scanAllStates is the largest (L+1)·P·N (floats) for which the assembly
-// path keeps every state of a sequence instead of checkpoints: one
-// recomputation pass instead of two, in 1 MiB of scratch at most (a
-// variable for the tests, which also run the checkpointed assembly path).
-var scanAllStates = 1 << 18
+// scanAllStatesMax is the largest (L+1)·P·N (floats) for which the
+// assembly path keeps every state of a sequence instead of checkpoints: one
+// recomputation pass instead of two, in 1 MiB of scratch at most (the
+// default of CPU.scanAllStates; the tests set 0 to also run the
+// checkpointed assembly path).
+const scanAllStatesMax = 1 << 18
 
 type scanArgs struct {
 	s                         ScanShape
@@ -23,17 +24,14 @@ type scanArgs struct {
 	gx, gdt, gB, gC           []float32
 	part                      []float32 // (Batch, H, 2): per (b,h) gA, gD
 	rev                       bool
-	simd                      bool // the shape takes the assembly (scanSIMD and useSIMD)
+	simd                      bool // the shape takes the assembly (CPU.useSIMD)
 	cpu                       *CPU
 }
 
-// scanSIMD selects the scan's assembly fast path where the CPU has it
-// (tests switch it off to run the Go path on the same machine).
-var scanSIMD = scanSIMDAvailable
-
-// useSIMD reports whether shape s takes the assembly: P a multiple of 4 and
-// N of 8 (other shapes run the Go path).
-func useSIMD(s ScanShape) bool { return scanSIMD && s.P%4 == 0 && s.N%8 == 0 }
+// useSIMD reports whether shape s takes the assembly on c: the fast path on
+// (CPU.scanSIMD, where this CPU has it), P a multiple of 4 and N of 8 (other
+// shapes run the Go path).
+func (c *CPU) useSIMD(s ScanShape) bool { return c.scanSIMD && s.P%4 == 0 && s.N%8 == 0 }
 
 // at returns a pointer to s[i] (bounds-checked).
 func at(s []float32, i int) unsafe.Pointer { return unsafe.Pointer(&s[i]) }
@@ -190,7 +188,7 @@ func (k *scanBwdTask) run(w, item int) {
 	P, N, PN := s.P, s.N, s.P*s.N
 	hpg := s.H / s.G
 	ckn := scanCk // chunk length
-	if k.simd && (s.L+1)*PN <= scanAllStates {
+	if k.simd && (s.L+1)*PN <= k.cpu.scanAllStates {
 		ckn = s.L // one chunk: every state kept, no checkpoint pass
 	}
 	nck := (s.L + ckn - 1) / ckn
@@ -332,7 +330,7 @@ func (c *CPU) ScanFwd(s ScanShape, x, dt, A, B, C, D, y, final Buffer, rev bool)
 	nx, nt, nb := s.Batch*s.L*s.H*s.P, s.Batch*s.L*s.H, s.Batch*s.L*s.G*s.N
 	var a args
 	k := &c.tasks.scanFwd
-	k.scanArgs = scanArgs{s: s, rev: rev, cpu: c, simd: useSIMD(s),
+	k.scanArgs = scanArgs{s: s, rev: rev, cpu: c, simd: c.useSIMD(s),
 		x: a.need("scan x", x, nx), dt: a.need("scan dt", dt, nt), A: a.need("scan A", A, s.H),
 		B: a.need("scan B", B, nb), C: a.need("scan C", C, nb), D: a.opt("scan D", D, s.H),
 		y: a.need("scan y", y, nx), fin: a.opt("scan final state", final, s.Batch*s.H*s.P*s.N)}
@@ -352,7 +350,7 @@ func (c *CPU) ScanBwd(s ScanShape, x, dt, A, B, C, D, gy Buffer, g ScanGrads, re
 	nx, nt, nb := s.Batch*s.L*s.H*s.P, s.Batch*s.L*s.H, s.Batch*s.L*s.G*s.N
 	var a args
 	k := &c.tasks.scanBwd
-	k.scanArgs = scanArgs{s: s, rev: rev, cpu: c, simd: useSIMD(s),
+	k.scanArgs = scanArgs{s: s, rev: rev, cpu: c, simd: c.useSIMD(s),
 		x: a.need("scan x", x, nx), dt: a.need("scan dt", dt, nt), A: a.need("scan A", A, s.H),
 		B: a.need("scan B", B, nb), C: a.need("scan C", C, nb), D: a.opt("scan D", D, s.H),
 		gy: a.need("scan gy", gy, nx), gx: a.need("scan gx", g.X, nx), gdt: a.need("scan gdt", g.DT, nt),

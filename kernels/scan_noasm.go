@@ -6,9 +6,9 @@ import "unsafe"
 
 // scanSIMDAvailable is false: this build has no scan assembly (not amd64,
 // or the purego tag), and every scan runs the Go path.
-var scanSIMDAvailable = false
+const scanSIMDAvailable = false
 
-// The assembly entry points do not exist in this build; scanSIMD is never
+// The assembly entry points do not exist in this build; CPU.scanSIMD is never
 // true here, so these are never called.
 
 func scanFwdAVX(st, x, y, B, C, dec, dts unsafe.Pointer, sx, sb, n, pb, nb int, Dh float32) {

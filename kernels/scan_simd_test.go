@@ -43,10 +43,10 @@ var scanOutNames = [8]string{"y", "final", "gx", "gdt", "gA", "gB", "gC", "gD"}
 // (and with it, the backward keeping every state or checkpoints).
 func (k *scanRun) run(t *testing.T, c *CPU, simd, allStates bool) scanOut {
 	t.Helper()
-	defer func(old bool, oldAll int) { scanSIMD, scanAllStates = old, oldAll }(scanSIMD, scanAllStates)
-	scanSIMD = simd
+	defer func(old bool, oldAll int) { c.scanSIMD, c.scanAllStates = old, oldAll }(c.scanSIMD, c.scanAllStates)
+	c.scanSIMD = simd
 	if !allStates {
-		scanAllStates = 0
+		c.scanAllStates = 0
 	}
 	s := k.s
 	nx, nt, nb := s.Batch*s.L*s.H*s.P, s.Batch*s.L*s.H, s.Batch*s.L*s.G*s.N
