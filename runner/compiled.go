@@ -403,7 +403,7 @@ func (c *Compiled) readFile(env []string) error {
 	if crc32.Checksum(body, castagnoli) != binary.BigEndian.Uint32(sum) {
 		return errCorrupt
 	}
-	d := decoder{b: body}
+	d := decoder{b: body, noCopy: true} // b is kept: the entries share it too
 	if key := d.str(); d.err != nil || key != c.key {
 		return errors.New("key changed: pipe binary, pipeline file, variables, working directory or kinds")
 	}

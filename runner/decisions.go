@@ -51,7 +51,7 @@ import (
 
 // decisionsMagic starts a snapshot file; bump the version with any format
 // change.
-const decisionsMagic = "pipe decision snapshot v1\n"
+const decisionsMagic = "pipe decision snapshot v2\n"
 
 // racyWindow: a path whose mtime or ctime is this close to the start of
 // the decisions (or later) makes the decisions unfit for a snapshot (the
@@ -98,13 +98,18 @@ func observe(path string, follow bool, fi fs.FileInfo) (o observation, ok bool) 
 	if !ok {
 		return o, false
 	}
-	o.size = fi.Size()
-	o.mtime = fi.ModTime().UnixNano()
+	o.setStat(st)
+	return o, true
+}
+
+// setStat fills o's stat fields from st (mode as the raw st_mode).
+func (o *observation) setStat(st *syscall.Stat_t) {
+	o.size = st.Size
+	o.mtime = st.Mtim.Sec*1e9 + st.Mtim.Nsec
 	o.ctime = st.Ctim.Sec*1e9 + st.Ctim.Nsec
 	o.ino = st.Ino
 	o.dev = uint64(st.Dev)
-	o.mode = uint32(fi.Mode())
-	return o, true
+	o.mode = uint32(st.Mode)
 }
 
 // recorder collects the observations of one plan or run.
@@ -252,18 +257,31 @@ func checkObservations(obs []observation) string {
 }
 
 // checkObservation stats o's path again: "" when the stat is the same.
+// (syscall.Stat rather than os.Stat: no FileInfo to allocate, thousands of
+// times.)
 func checkObservation(o observation) string {
-	var fi fs.FileInfo
+	var st syscall.Stat_t
 	var err error
-	if o.follow {
-		fi, err = os.Stat(o.path)
-	} else {
-		fi, err = os.Lstat(o.path)
+	for {
+		if o.follow {
+			err = syscall.Stat(o.path, &st)
+		} else {
+			err = syscall.Lstat(o.path, &st)
+		}
+		if err != syscall.EINTR {
+			break
+		}
 	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	now := observation{path: o.path, follow: o.follow}
+	switch {
+	case err == syscall.ENOENT:
+		now.missing = true
+	case err != nil:
 		return "stat " + o.path + ": " + err.Error()
+	default:
+		now.setStat(&st)
 	}
-	if now, ok := observe(o.path, o.follow, fi); !ok || now != o {
+	if now != o {
 		return o.path + " changed"
 	}
 	return ""

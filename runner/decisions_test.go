@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"syscall"
 	"testing"
 )
 
@@ -22,7 +23,7 @@ func TestSnapshotFile(t *testing.T) {
 		},
 		obs: []observation{
 			{path: "/x/in", follow: true, size: 3, mtime: 1e18, ctime: 1e18 + 5, ino: 7, dev: 9, mode: 0o644},
-			{path: "/x/tree/sub", mode: uint32(os.ModeDir | 0o755)},
+			{path: "/x/tree/sub", mode: syscall.S_IFDIR | 0o755},
 			{path: "/x/missing", follow: true, missing: true},
 		},
 	}

@@ -48,6 +48,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -143,9 +144,11 @@ type DB struct {
 	lock *Lock
 	opts Options
 
-	reqs     chan *writeReq
-	stopped  chan struct{}
-	asyncMu  sync.Mutex
+	reqs    chan *writeReq
+	stopped chan struct{}
+	asyncMu sync.Mutex
+	// pending counts write requests queued and not committed yet.
+	pending  atomic.Int64
 	asyncErr error // the first failure of an asynchronous write
 	closeMu  sync.Mutex
 	closed   bool
@@ -536,6 +539,7 @@ func (d *DB) write(sync, async bool, fn func(tx *bolt.Tx) error) (err error) {
 			err = errors.New("state closed")
 		}
 	}()
+	d.pending.Add(1)
 	d.reqs <- req
 	if async {
 		return nil
@@ -599,6 +603,7 @@ func (d *DB) writer() {
 			return nil
 		})
 		dirty = !full
+		d.pending.Add(-int64(len(batch)))
 		for i, r := range batch {
 			e := errs[i]
 			if err != nil {
@@ -881,15 +886,16 @@ func (d *DB) indexedAll(bucket []byte, stages []string) ([]*Attempt, error) {
 // holds shows running attempts as interrupted and has the same token: the
 // runner decides alike on both.
 //
-// On a writable database it is read in the writer's transaction, after
-// every write queued before (a running attempt is queued without waiting).
+// On a writable database with writes still queued (a running attempt is
+// queued without waiting) it is read in the writer's transaction, after
+// them.
 func (d *DB) Generation() (string, error) {
 	if d.db == nil {
 		return "no database", nil
 	}
 	var tok string
 	read := d.view
-	if d.reqs != nil {
+	if d.reqs != nil && d.pending.Load() > 0 {
 		read = func(fn func(tx *bolt.Tx) error) error { return d.write(false, false, fn) }
 	}
 	err := read(func(tx *bolt.Tx) error {

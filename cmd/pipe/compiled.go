@@ -4,8 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -114,7 +116,12 @@ func compiledKey(path string, src []byte, f *pipelineFlags, env []string, reg *s
 		return ""
 	}
 	h := sha256.New()
-	put := func(s string) { fmt.Fprintf(h, "%d:%s\n", len(s), s) }
+	put := func(s string) { // "%d:%s\n", without fmt's copy of big strings
+		h.Write(strconv.AppendInt(nil, int64(len(s)), 10))
+		h.Write([]byte{':'})
+		io.WriteString(h, s)
+		h.Write([]byte{'\n'})
+	}
 	put("pipe compiled key v1")
 	put(version)
 	put(fmt.Sprintf("%s %d %d %d", exe, fi.Size(), fi.ModTime().UnixNano(), ino))

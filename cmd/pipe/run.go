@@ -109,17 +109,47 @@ func prepare(g *globals, f *runFlags, args []string, lock bool) (*runner.Compile
 	// objects; collecting less often halves the time spent in the GC.
 	debug.SetGCPercent(400)
 	path := pipelineFile(args)
-	p, err := openPipeline(g, path, &f.pipelineFlags)
-	if err != nil {
+	// A run opens the state (lock, page check, free list: several ms for
+	// a big database) while the pipeline loads; errors are reported in
+	// the same order as before: pipeline, flags, state.
+	type opened struct {
+		st  *stateHandle
+		err error
+	}
+	var stc chan opened
+	if lock {
+		stc = make(chan opened, 1)
+		go func() {
+			st, err := openState(g, lock, f.fsync)
+			stc <- opened{st, err}
+		}()
+	}
+	state := func() (*stateHandle, error) {
+		if stc == nil {
+			return openState(g, lock, f.fsync)
+		}
+		o := <-stc
+		return o.st, o.err
+	}
+	fail := func(err error) (*runner.Compiled, *stateHandle, error) {
+		if stc != nil {
+			if o := <-stc; o.st != nil {
+				o.st.Close()
+			}
+		}
 		return nil, nil, err
 	}
+	p, err := openPipeline(g, path, &f.pipelineFlags)
+	if err != nil {
+		return fail(err)
+	}
 	if f.parallel < 0 {
-		return nil, nil, usageErr(fmt.Errorf("--parallel must be at least 1, not %d", f.parallel))
+		return fail(usageErr(fmt.Errorf("--parallel must be at least 1, not %d", f.parallel)))
 	}
 	if f.from != "" && len(f.only) > 0 {
-		return nil, nil, usageErr(errors.New("--from and --only cannot be combined"))
+		return fail(usageErr(errors.New("--from and --only cannot be combined")))
 	}
-	st, err := openState(g, lock, f.fsync)
+	st, err := state()
 	if err != nil {
 		return nil, nil, err
 	}
