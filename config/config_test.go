@@ -348,6 +348,7 @@ func TestFunctions(t *testing.T) {
 	os.WriteFile(filepath.Join(cwd, "bin.dat"), []byte{0xff, 0xfe}, 0o644)
 	os.MkdirAll(filepath.Join(cwd, "d/e"), 0o755)
 	os.WriteFile(filepath.Join(cwd, "d/e/g.txt"), nil, 0o644)
+	os.Symlink("d", filepath.Join(cwd, "ld")) // a link to a directory is walked by **
 	fns := functions(cwd, map[string]string{"HOME": "/home/x"}, &readLog{})
 	ctx := &hcl.EvalContext{Functions: fns}
 	for _, tc := range []struct{ expr, want string }{
@@ -359,6 +360,7 @@ func TestFunctions(t *testing.T) {
 		{`dirname("/x/y.txt")`, "/x"},
 		{`pathjoin("a", "b", "c.txt")`, "a/b/c.txt"},
 		{`join(",", glob("**/*.txt"))`, "d/e/g.txt,f.txt"},
+		{`join(",", glob("ld/**/*.txt"))`, "ld/e/g.txt"},
 		{`join(",", glob("*.nothing"))`, ""},
 		{`env("HOME")`, "/home/x"},
 		{`env("NOPE", "dflt")`, "dflt"},

@@ -12,6 +12,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
+
+	"github.com/pipeml/pipe/state/filehash"
 )
 
 // functions returns the functions a pipeline may call. Relative paths given
@@ -271,6 +273,7 @@ func expandGlob(pattern string) ([]string, error) {
 		root = "/"
 	}
 	rest := segs[i:]
+	root = filehash.WalkRoot(root) // a link to a directory is walked, as inputs are hashed
 	var out []string
 	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 		if err != nil {

@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 
 	"lukechampine.com/blake3"
@@ -194,7 +195,21 @@ func PathSeen(path string, file FileFunc, seen SeenFunc) (string, error) {
 		seen(path, true, fi)
 	}
 	if fi.IsDir() {
-		return tree(path, file, seen)
+		return tree(WalkRoot(path), file, seen)
 	}
 	return file(path, fi)
+}
+
+// WalkRoot returns the path to hand filepath.WalkDir so that it walks the
+// directory at path even when path is a symbolic link to it: WalkDir does
+// not follow links, not even at its root, and would report the link alone.
+// A trailing separator makes the kernel resolve the link (POSIX pathname
+// resolution), and the entries are still named path/name. Links inside the
+// tree are not followed (a tree digest records their targets).
+func WalkRoot(path string) string {
+	if li, err := os.Lstat(path); err == nil && li.Mode()&fs.ModeSymlink != 0 &&
+		!strings.HasSuffix(path, string(filepath.Separator)) {
+		return path + string(filepath.Separator)
+	}
+	return path
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -53,6 +54,45 @@ func TestFileAndTree(t *testing.T) {
 	}
 	if _, err := Path(filepath.Join(dir, "missing"), PlainFile); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing: %v", err)
+	}
+}
+
+// TestLinkedTree: an input that is a symbolic link to a directory is the
+// directory's tree (a change inside it changes the digest), with stats of
+// its entries told to seen; repointing the link changes it too.
+func TestLinkedTree(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	real1, real2, link := filepath.Join(dir, "real1"), filepath.Join(dir, "real2"), filepath.Join(dir, "data")
+	for _, d := range []string{real1, real2} {
+		os.MkdirAll(filepath.Join(d, "sub"), 0o755)
+		os.WriteFile(filepath.Join(d, "sub", "x"), []byte("x"), 0o644)
+	}
+	if err := os.Symlink(real1, link); err != nil {
+		t.Skip("no symbolic links here:", err)
+	}
+	want, err := Path(real1, PlainFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	got, err := PathSeen(link, PlainFile, func(p string, _ bool, _ fs.FileInfo) { seen = append(seen, p) })
+	if err != nil || got != want {
+		t.Fatalf("digest through the link = %s, %v; want the directory's %s", got, err, want)
+	}
+	if wantSeen := filepath.Join(link, "sub", "x"); !slices.Contains(seen, wantSeen) {
+		t.Errorf("stats told to seen %q: no %q", seen, wantSeen)
+	}
+	os.WriteFile(filepath.Join(real1, "sub", "x"), []byte("y"), 0o644)
+	if d, err := Path(link, PlainFile); err != nil || d == want {
+		t.Errorf("edit inside the linked directory: digest %s unchanged (%v)", d, err)
+	}
+	os.WriteFile(filepath.Join(real1, "sub", "x"), []byte("x"), 0o644)
+	os.WriteFile(filepath.Join(real2, "sub", "x"), []byte("z"), 0o644)
+	os.Remove(link)
+	os.Symlink(real2, link)
+	if d, err := Path(link, PlainFile); err != nil || d == want {
+		t.Errorf("link repointed: digest %s unchanged (%v)", d, err)
 	}
 }
 
