@@ -46,6 +46,7 @@ type CPU struct {
 	// The scan's fast-path switches, fixed by NewCPU (tests of this
 	// package change them on their own CPU to run the other paths).
 	scanSIMD      bool // take the assembly where the shape allows (scanSIMDAvailable)
+	scanAVX512    bool // with scanSIMD, N = 16 takes the AVX-512 loops (scanAVX512Available)
 	scanAllStates int  // see scanAllStatesMax
 }
 
@@ -66,7 +67,7 @@ func NewCPU(workers int) *CPU {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	c := &CPU{workers: workers, jobs: make(chan job), scratch: make([][]float32, workers),
-		scanSIMD: scanSIMDAvailable, scanAllStates: scanAllStatesMax}
+		scanSIMD: scanSIMDAvailable, scanAVX512: scanAVX512Available, scanAllStates: scanAllStatesMax}
 	for w := 1; w < workers; w++ {
 		go c.worker()
 	}

@@ -25,6 +25,7 @@ type scanArgs struct {
 	part                      []float32 // (Batch, H, 2): per (b,h) gA, gD
 	rev                       bool
 	simd                      bool // the shape takes the assembly (CPU.useSIMD)
+	avx512                    bool // with simd: N = 16 on AVX-512 (CPU.useAVX512)
 	cpu                       *CPU
 }
 
@@ -32,6 +33,11 @@ type scanArgs struct {
 // (CPU.scanSIMD, where this CPU has it), P a multiple of 4 and N of 8 (other
 // shapes run the Go path).
 func (c *CPU) useSIMD(s ScanShape) bool { return c.scanSIMD && s.P%4 == 0 && s.N%8 == 0 }
+
+// useAVX512 reports whether shape s takes the AVX-512 variants of the
+// assembly's N = 16 loops on c (CPU.scanAVX512, where this CPU has
+// AVX-512F); other shapes on the fast path take the AVX2 loops.
+func (c *CPU) useAVX512(s ScanShape) bool { return c.useSIMD(s) && c.scanAVX512 && s.N == 16 }
 
 // at returns a pointer to s[i] (bounds-checked).
 func at(s []float32, i int) unsafe.Pointer { return unsafe.Pointer(&s[i]) }
@@ -74,7 +80,11 @@ func (k *scanFwdTask) run(w, item int) {
 	if k.simd {
 		bt := b*s.L + k.pos(0)
 		sx, sb := k.strides()
-		scanFwdAVX(at(st, 0), at(k.x, (bt*s.H+h)*P), at(k.y, (bt*s.H+h)*P), at(k.B, (bt*s.G+g)*N), at(k.C, (bt*s.G+g)*N),
+		fwd := scanFwdAVX
+		if k.avx512 {
+			fwd = scanFwd16AVX512
+		}
+		fwd(at(st, 0), at(k.x, (bt*s.H+h)*P), at(k.y, (bt*s.H+h)*P), at(k.B, (bt*s.G+g)*N), at(k.C, (bt*s.G+g)*N),
 			at(dec, 0), at(dts, 0), sx, sb, s.L, 4*P, 4*N, Dh)
 	}
 	for i := 0; i < s.L && !k.simd; i++ {
@@ -209,6 +219,10 @@ func (k *scanBwdTask) run(w, item int) {
 		clear(k.gC[(bt*s.G+g)*N : (bt*s.G+g+1)*N])
 	}
 	xs, bs := k.strides() // byte strides per step
+	steps, bwd := scanStepsAVX, scanBwdAVX
+	if k.avx512 {
+		steps, bwd = scanSteps16AVX512, scanBwd16AVX512
+	}
 	for h := g * hpg; h < (g+1)*hpg; h++ {
 		Af := k.A[h]
 		k.decays(dec, dts, b, h)
@@ -227,7 +241,7 @@ func (k *scanBwdTask) run(w, item int) {
 			lo, hi := c*ckn, (c+1)*ckn
 			if k.simd {
 				bt := b*s.L + k.pos(lo)
-				scanStepsAVX(at(st, 0), at(st, 0), at(k.x, (bt*s.H+h)*P), at(k.B, (bt*s.G+g)*N), at(dec, lo), at(dts, lo),
+				steps(at(st, 0), at(st, 0), at(k.x, (bt*s.H+h)*P), at(k.B, (bt*s.G+g)*N), at(dec, lo), at(dts, lo),
 					0, xs, bs, hi-lo, 4*P, 4*N)
 				continue
 			}
@@ -243,11 +257,11 @@ func (k *scanBwdTask) run(w, item int) {
 			copy(sts[:PN], ck[c*PN:(c+1)*PN])
 			if k.simd {
 				bt := b*s.L + k.pos(lo)
-				scanStepsAVX(at(sts, 0), at(sts, PN), at(k.x, (bt*s.H+h)*P), at(k.B, (bt*s.G+g)*N), at(dec, lo), at(dts, lo),
+				steps(at(sts, 0), at(sts, PN), at(k.x, (bt*s.H+h)*P), at(k.B, (bt*s.G+g)*N), at(dec, lo), at(dts, lo),
 					4*PN, xs, bs, hi-lo, 4*P, 4*N)
 				bt = b*s.L + k.pos(hi-1)
 				ix, ib := (bt*s.H+h)*P, (bt*s.G+g)*N
-				scanBwdAVX(at(gh, 0), at(sts, (hi-lo)*PN), at(k.x, ix), at(k.gy, ix), at(k.gx, ix),
+				bwd(at(gh, 0), at(sts, (hi-lo)*PN), at(k.x, ix), at(k.gy, ix), at(k.gx, ix),
 					at(k.B, ib), at(k.C, ib), at(k.gB, ib), at(k.gC, ib), at(dec, hi), at(dts, hi-1), at(out, 4*(hi-1-lo)),
 					at(scr, 0), -xs, -bs, hi-lo, 4*P, 4*N, Dh)
 				for i := hi - 1; i >= lo; i-- {
@@ -330,7 +344,7 @@ func (c *CPU) ScanFwd(s ScanShape, x, dt, A, B, C, D, y, final Buffer, rev bool)
 	nx, nt, nb := s.Batch*s.L*s.H*s.P, s.Batch*s.L*s.H, s.Batch*s.L*s.G*s.N
 	var a args
 	k := &c.tasks.scanFwd
-	k.scanArgs = scanArgs{s: s, rev: rev, cpu: c, simd: c.useSIMD(s),
+	k.scanArgs = scanArgs{s: s, rev: rev, cpu: c, simd: c.useSIMD(s), avx512: c.useAVX512(s),
 		x: a.need("scan x", x, nx), dt: a.need("scan dt", dt, nt), A: a.need("scan A", A, s.H),
 		B: a.need("scan B", B, nb), C: a.need("scan C", C, nb), D: a.opt("scan D", D, s.H),
 		y: a.need("scan y", y, nx), fin: a.opt("scan final state", final, s.Batch*s.H*s.P*s.N)}
@@ -350,7 +364,7 @@ func (c *CPU) ScanBwd(s ScanShape, x, dt, A, B, C, D, gy Buffer, g ScanGrads, re
 	nx, nt, nb := s.Batch*s.L*s.H*s.P, s.Batch*s.L*s.H, s.Batch*s.L*s.G*s.N
 	var a args
 	k := &c.tasks.scanBwd
-	k.scanArgs = scanArgs{s: s, rev: rev, cpu: c, simd: c.useSIMD(s),
+	k.scanArgs = scanArgs{s: s, rev: rev, cpu: c, simd: c.useSIMD(s), avx512: c.useAVX512(s),
 		x: a.need("scan x", x, nx), dt: a.need("scan dt", dt, nt), A: a.need("scan A", A, s.H),
 		B: a.need("scan B", B, nb), C: a.need("scan C", C, nb), D: a.opt("scan D", D, s.H),
 		gy: a.need("scan gy", gy, nx), gx: a.need("scan gx", g.X, nx), gdt: a.need("scan gdt", g.DT, nt),

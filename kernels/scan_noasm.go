@@ -8,8 +8,11 @@ import "unsafe"
 // or the purego tag), and every scan runs the Go path.
 const scanSIMDAvailable = false
 
-// The assembly entry points do not exist in this build; CPU.scanSIMD is never
-// true here, so these are never called.
+// scanAVX512Available is false for the same reason.
+const scanAVX512Available = false
+
+// The assembly entry points do not exist in this build; CPU.scanSIMD and
+// CPU.scanAVX512 are never true here, so these are never called.
 
 func scanFwdAVX(st, x, y, B, C, dec, dts unsafe.Pointer, sx, sb, n, pb, nb int, Dh float32) {
 	panic("kernels: scan assembly called in a build without it")
@@ -24,5 +27,17 @@ func scanBwdAVX(gh, cur, x, gy, gx, B, C, gB, gC, dec, dts, out, scr unsafe.Poin
 }
 
 func expScaleAVX(dst, src unsafe.Pointer, a float32, n int) {
+	panic("kernels: scan assembly called in a build without it")
+}
+
+func scanFwd16AVX512(st, x, y, B, C, dec, dts unsafe.Pointer, sx, sb, n, pb, nb int, Dh float32) {
+	panic("kernels: scan assembly called in a build without it")
+}
+
+func scanSteps16AVX512(src, dst, x, B, dec, dts unsafe.Pointer, ds, sx, sb, n, pb, nb int) {
+	panic("kernels: scan assembly called in a build without it")
+}
+
+func scanBwd16AVX512(gh, cur, x, gy, gx, B, C, gB, gC, dec, dts, out, scr unsafe.Pointer, sx, sb, n, pb, nb int, Dh float32) {
 	panic("kernels: scan assembly called in a build without it")
 }

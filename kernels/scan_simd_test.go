@@ -39,12 +39,35 @@ type scanOut [8][]float32
 
 var scanOutNames = [8]string{"y", "final", "gx", "gdt", "gA", "gB", "gC", "gD"}
 
-// run runs the forward and backward on c with the fast path on or off
-// (and with it, the backward keeping every state or checkpoints).
-func (k *scanRun) run(t *testing.T, c *CPU, simd, allStates bool) scanOut {
+// scanPath is one of the scan's implementations: the Go path, the AVX2
+// assembly, or the AVX2 assembly with the AVX-512 N = 16 loops.
+type scanPath int
+
+const (
+	pathGo scanPath = iota
+	pathAVX2
+	pathAVX512
+)
+
+var scanPathNames = [...]string{"go path", "avx2", "avx512"}
+
+// available reports whether p can run in this build on this CPU.
+func (p scanPath) available() bool {
+	switch p {
+	case pathAVX2:
+		return scanSIMDAvailable
+	case pathAVX512:
+		return scanAVX512Available
+	}
+	return true
+}
+
+// run runs the forward and backward on c on the given path (and with it,
+// the backward keeping every state or checkpoints).
+func (k *scanRun) run(t *testing.T, c *CPU, path scanPath, allStates bool) scanOut {
 	t.Helper()
-	defer func(old bool, oldAll int) { c.scanSIMD, c.scanAllStates = old, oldAll }(c.scanSIMD, c.scanAllStates)
-	c.scanSIMD = simd
+	defer func(old, old512 bool, oldAll int) { c.scanSIMD, c.scanAVX512, c.scanAllStates = old, old512, oldAll }(c.scanSIMD, c.scanAVX512, c.scanAllStates)
+	c.scanSIMD, c.scanAVX512 = path != pathGo, path == pathAVX512
 	if !allStates {
 		c.scanAllStates = 0
 	}
@@ -72,14 +95,16 @@ func (k *scanRun) run(t *testing.T, c *CPU, simd, allStates bool) scanOut {
 	return o
 }
 
-// TestScanSIMDAndGoPaths runs the assembly fast path (where this machine
-// has it) and the Go path on many shapes — P and N from 1 to 20 (N also 24
+// TestScanSIMDAndGoPaths runs every path this machine has (the Go path,
+// the AVX2 assembly, and its AVX-512 N = 16 loops) on many shapes — P and N from 1 to 20 (N also 24
 // and 32), L = 1 and lengths that are not multiples of the backward's
 // chunk, one and two groups, both directions, with and without D —
 // against the float64 reference, and the two paths against each other.
 func TestScanSIMDAndGoPaths(t *testing.T) {
 	if !scanSIMDAvailable {
 		t.Log("no scan assembly in this build or on this CPU: the Go path only")
+	} else if !scanAVX512Available {
+		t.Log("no AVX-512 on this CPU: the Go path and the AVX2 assembly only")
 	}
 	c := NewCPU(2)
 	defer c.Close()
@@ -114,11 +139,20 @@ func TestScanSIMDAndGoPaths(t *testing.T) {
 
 func testScanPaths(t *testing.T, c *CPU, k *scanRun, covered bool) {
 	s := k.s
-	goOut := k.run(t, c, false, true)
-	simdOut, ckOut := goOut, goOut
-	if scanSIMDAvailable && covered {
-		simdOut = k.run(t, c, true, true)
-		ckOut = k.run(t, c, true, false)
+	// Every path available here: the fast paths run with every state kept
+	// and with checkpoints. The AVX-512 path differs from AVX2 only for
+	// N = 16 (other shapes take the AVX2 loops on it too).
+	type result struct {
+		name string
+		out  scanOut
+	}
+	res := []result{{"go path", k.run(t, c, pathGo, true)}}
+	for _, p := range []scanPath{pathAVX2, pathAVX512} {
+		if !covered || !p.available() || (p == pathAVX512 && s.N != 16) {
+			continue
+		}
+		res = append(res, result{scanPathNames[p], k.run(t, c, p, true)},
+			result{scanPathNames[p] + " (checkpoints)", k.run(t, c, p, false)})
 	}
 	wy, wfin := ref.Scan(s.Batch, s.L, s.H, s.P, s.G, s.N, k.x64, k.dt64, k.A64, k.B64, k.C64, k.D64, k.rev)
 	wg := ref.ScanBwd(s.Batch, s.L, s.H, s.P, s.G, s.N, k.x64, k.dt64, k.A64, k.B64, k.C64, k.D64, k.g64, k.rev)
@@ -131,18 +165,32 @@ func testScanPaths(t *testing.T, c *CPU, k *scanRun, covered bool) {
 		if i < 2 {
 			tol = 1e-4
 		}
-		closeTo(t, "go path "+name, goOut[i], want[i], tol)
-		if !scanSIMDAvailable || !covered {
-			continue
+		for ri, r := range res {
+			closeTo(t, r.name+" "+name, r.out[i], want[i], tol)
+			// Each path against every other: they differ only in rounding.
+			for _, q := range res[:ri] {
+				if err := ulpClose(r.out[i], q.out[i], s.L*s.N*s.P); err != nil {
+					t.Errorf("%s vs %s %s: %v", r.name, q.name, name, err)
+				}
+			}
 		}
-		closeTo(t, "assembly "+name, simdOut[i], want[i], tol)
-		closeTo(t, "assembly (checkpoints) "+name, ckOut[i], want[i], tol)
-		if err := ulpClose(simdOut[i], goOut[i], s.L*s.N*s.P); err != nil {
-			t.Errorf("assembly vs go path %s: %v", name, err)
-		}
-		if err := ulpClose(ckOut[i], goOut[i], s.L*s.N*s.P); err != nil {
-			t.Errorf("assembly (checkpoints) vs go path %s: %v", name, err)
-		}
+	}
+}
+
+// TestScanPathsRun guards the path test against silently running fewer
+// paths than the machine has: it lists what runs here.
+func TestScanPathsRun(t *testing.T) {
+	for p := pathGo; p <= pathAVX512; p++ {
+		t.Logf("%s: available=%v", scanPathNames[p], p.available())
+	}
+	c := NewCPU(1)
+	defer c.Close()
+	s := ScanShape{Batch: 1, L: 3, H: 1, P: 8, G: 1, N: 16}
+	if c.useSIMD(s) != scanSIMDAvailable || c.useAVX512(s) != scanAVX512Available {
+		t.Fatalf("node shape: useSIMD %v useAVX512 %v, want %v %v", c.useSIMD(s), c.useAVX512(s), scanSIMDAvailable, scanAVX512Available)
+	}
+	if c.useAVX512(ScanShape{Batch: 1, L: 3, H: 1, P: 8, G: 1, N: 8}) {
+		t.Fatal("N = 8 must take the AVX2 loops")
 	}
 }
 
