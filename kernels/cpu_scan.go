@@ -167,10 +167,25 @@ func rowBack(row, sr, hr, B, C, gB, gC []float32, decay, gyp, dxp float32) (sx, 
 // (8 at a time in assembly on the fast path).
 func (k *scanArgs) decays(dec, dts []float32, b, h int) {
 	s := k.s
-	dec, dts = dec[:s.L+1], dts[:s.L]
-	for i := range dts {
-		dts[i] = k.dt[(b*s.L+k.pos(i))*s.H+h]
+	dts = dts[:s.L]
+	// Gather dt with a running index (one bounds check per step, no
+	// position arithmetic): dt[b, t, h] is at (b·L+t)·H+h.
+	j, step := (b*s.L)*s.H+h, s.H
+	if k.rev {
+		j, step = (b*s.L+s.L-1)*s.H+h, -s.H
 	}
+	src := k.dt
+	for i := range dts {
+		dts[i] = src[j]
+		j += step
+	}
+	k.expDecays(dec, dts, h)
+}
+
+// expDecays fills dec[i] = exp(dts[i]·A_h) for the L steps and dec[L] = 0.
+func (k *scanArgs) expDecays(dec, dts []float32, h int) {
+	s := k.s
+	dec, dts = dec[:s.L+1], dts[:s.L]
 	n := 0
 	if k.simd {
 		n = s.L &^ 7
@@ -204,19 +219,29 @@ func (k *scanBwdTask) run(w, item int) {
 	nck := (s.L + ckn - 1) / ckn
 	// Scratch: chunk entry states, the states of one chunk (slot 0: its
 	// entry state, slot j: after its j-th step), the gradient state, the
-	// decays and dts, and (fast path) per-step sums (4 per step) and row
-	// sums.
-	buf := k.c().work(w, (nck+ckn+2)*PN+2*(s.L+1)+4*ckn+9*P)
+	// decays, the group's dts and gdts, and (fast path) per-step sums (4
+	// per step) and row sums.
+	// The group's dt (per head, in pass order) and gdt (per head, in time
+	// order) are transposed through scratch once per item: dt and gdt
+	// hold one value per (step, head), so a per-head walk would touch one
+	// cache line per step and head.
+	buf := k.c().work(w, (nck+ckn+2)*PN+(s.L+1)+hpg*(s.L+1)+hpg*s.L+4*ckn+9*P)
 	ck, buf := buf[:nck*PN], buf[nck*PN:]
 	sts, buf := buf[:(ckn+1)*PN], buf[(ckn+1)*PN:]
 	gh, buf := buf[:PN], buf[PN:]
 	dec, buf := buf[:s.L+1], buf[s.L+1:]
-	dts, buf := buf[:s.L+1], buf[s.L+1:]
+	dtT, buf := buf[:hpg*(s.L+1)], buf[hpg*(s.L+1):]
+	gdtT, buf := buf[:hpg*s.L], buf[hpg*s.L:]
 	out, scr := buf[:4*ckn], buf[4*ckn:]
 	for t := 0; t < s.L; t++ {
 		bt := b*s.L + t
 		clear(k.gB[(bt*s.G+g)*N : (bt*s.G+g+1)*N])
 		clear(k.gC[(bt*s.G+g)*N : (bt*s.G+g+1)*N])
+		row := k.dt[bt*s.H+g*hpg : bt*s.H+(g+1)*hpg]
+		i := k.pos(t) // the step of time t (pos is its own inverse)
+		for j, v := range row {
+			dtT[j*(s.L+1)+i] = v
+		}
 	}
 	xs, bs := k.strides() // byte strides per step
 	steps, bwd := scanStepsAVX, scanBwdAVX
@@ -225,7 +250,9 @@ func (k *scanBwdTask) run(w, item int) {
 	}
 	for h := g * hpg; h < (g+1)*hpg; h++ {
 		Af := k.A[h]
-		k.decays(dec, dts, b, h)
+		dts := dtT[(h-g*hpg)*(s.L+1) : (h-g*hpg+1)*(s.L+1)]
+		k.expDecays(dec, dts, h)
+		hgdt := gdtT[(h-g*hpg)*s.L : (h-g*hpg+1)*s.L]
 		var Dh float32
 		if k.D != nil {
 			Dh = k.D[h]
@@ -264,14 +291,19 @@ func (k *scanBwdTask) run(w, item int) {
 				bwd(at(gh, 0), at(sts, (hi-lo)*PN), at(k.x, ix), at(k.gy, ix), at(k.gx, ix),
 					at(k.B, ib), at(k.C, ib), at(k.gB, ib), at(k.gC, ib), at(dec, hi), at(dts, hi-1), at(out, 4*(hi-1-lo)),
 					at(scr, 0), -xs, -bs, hi-lo, 4*P, 4*N, Dh)
-				for i := hi - 1; i >= lo; i-- {
-					bt := b*s.L + k.pos(i)
-					dt, a := dts[i], dec[i]
-					o := out[4*(i-lo) : 4*(i-lo)+3]
-					gdt, gaa := o[0], o[1]
-					k.gdt[bt*s.H+h] = gdt + Af*a*gaa
-					gA += float64(dt * a * gaa)
-					gD += float64(o[2])
+				// Per-step results (latest step first, the order of the
+				// sums unchanged): gdt, and gA and gD accumulated.
+				o := out[:4*(hi-lo)]
+				dd, aa := dts[lo:hi], dec[lo:hi]
+				dd, aa = dd[:len(aa)], aa[:len(aa)]
+				gdt := hgdt[lo:hi]
+				gdt = gdt[:len(aa)]
+				for j := len(aa) - 1; j >= 0; j-- {
+					q := o[4*j : 4*j+3 : 4*j+3]
+					a := aa[j]
+					gdt[j] = q[0] + Af*a*q[1]
+					gA += float64(dd[j] * a * q[1])
+					gD += float64(q[2])
 				}
 				continue
 			}
@@ -308,12 +340,19 @@ func (k *scanBwdTask) run(w, item int) {
 					gaa += sa
 				}
 				// d/d dt of exp(dt·A)·h_prev is A·a·h_prev; d/dA is dt·a·h_prev.
-				k.gdt[bt*s.H+h] = gdt + Af*a*gaa
+				hgdt[i] = gdt + Af*a*gaa
 				gA += float64(dt * a * gaa)
 			}
 		}
 		k.part[(b*s.H+h)*2] = float32(gA)
 		k.part[(b*s.H+h)*2+1] = float32(gD)
+	}
+	for t := 0; t < s.L; t++ {
+		row := k.gdt[(b*s.L+t)*s.H+g*hpg : (b*s.L+t)*s.H+(g+1)*hpg]
+		i := k.pos(t)
+		for j := range row {
+			row[j] = gdtT[j*s.L+i]
+		}
 	}
 }
 
