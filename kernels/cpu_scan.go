@@ -86,8 +86,21 @@ func (k *scanFwdTask) run(w, item int) {
 		}
 		fwd(at(st, 0), at(k.x, (bt*s.H+h)*P), at(k.y, (bt*s.H+h)*P), at(k.B, (bt*s.G+g)*N), at(k.C, (bt*s.G+g)*N),
 			at(dec, 0), at(dts, 0), sx, sb, s.L, 4*P, 4*N, Dh)
+	} else {
+		k.fwdGo(st, dec, dts, b, g, h, Dh)
 	}
-	for i := 0; i < s.L && !k.simd; i++ {
+	if k.fin != nil {
+		copy(k.fin[(b*s.H+h)*P*N:(b*s.H+h+1)*P*N], st)
+	}
+}
+
+// fwdGo is the forward of one (b, h) sequence in Go (state st, decays dec
+// and dts in pass order): the path for shapes and CPUs without the
+// assembly.
+func (k *scanFwdTask) fwdGo(st, dec, dts []float32, b, g, h int, Dh float32) {
+	s := k.s
+	P, N := s.P, s.N
+	for i := 0; i < s.L; i++ {
 		t := k.pos(i)
 		bt := b*s.L + t
 		dt, a := dts[i], dec[i]
@@ -98,9 +111,6 @@ func (k *scanFwdTask) run(w, item int) {
 		for p := 0; p < P; p++ {
 			y[p] = rowStep(st[p*N:(p+1)*N], B, C, a, dt*x[p]) + Dh*x[p]
 		}
-	}
-	if k.fin != nil {
-		copy(k.fin[(b*s.H+h)*P*N:(b*s.H+h+1)*P*N], st)
 	}
 }
 
@@ -356,9 +366,8 @@ func (k *scanBwdTask) run(w, item int) {
 	}
 }
 
-// step advances the state of (b, h) by step i (dt and its decay a): dst =
-// a·src + dt·x ⊗ B
-// (dst may be src).
+// step advances the state of (b, h) by step i (dt and its decay a):
+// dst = a·src + dt·x ⊗ B (dst may be src).
 func (k *scanArgs) step(src, dst []float32, b, g, h, i int, dt, a float32) {
 	s := k.s
 	t := k.pos(i)

@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "scan_amd64.h"
 
 // AVX2 + FMA kernels of the SSD scan over a whole (b, h) sequence per call
 // (see cpu_scan_simd.go). Pointers move by byte strides per step (negative
@@ -451,63 +452,7 @@ brow:
 	VADDPS Y13, Y8, Y8
 
 bsums:
-	MOVQ 56(SP), AX
-	VBROADCASTSS 4(AX), Y12 // dt (the cursor has moved on)
-	VBROADCASTSS Dh+144(FP), Y14
-	MOVQ 0(SP), SI
-	MOVQ 8(SP), DI
-	VXORPS X10, X10, X10 // Σ sx_p·x_p
-	VXORPS X11, X11, X11 // Σ gy_p·x_p
-	XORQ DX, DX
-
-bquad:
-	VMOVUPS (R12)(DX*8), Y4
-	VMOVUPS 32(R12)(DX*8), Y5
-	VMOVUPS 64(R12)(DX*8), Y6
-	VMOVUPS 96(R12)(DX*8), Y7
-	VHADDPS Y5, Y4, Y4
-	VHADDPS Y7, Y6, Y6
-	VHADDPS Y6, Y4, Y4
-	VEXTRACTF128 $1, Y4, X5
-	VADDPS X5, X4, X4               // sx of rows p..p+3
-	VMULPS (R11)(DX*1), X14, X6     // Dh·gy
-	VFMADD231PS X4, X12, X6         // + dt·sx
-	VMOVUPS X6, (DI)(DX*1)
-	VMOVUPS (SI)(DX*1), X7
-	VFMADD231PS X7, X4, X10         // += sx·x
-	VFMADD231PS (R11)(DX*1), X7, X11 // += gy·x
-	ADDQ $16, DX
-	CMPQ DX, pb+128(FP)
-	JLT  bquad
-
-	VHADDPS X10, X10, X10
-	VHADDPS X10, X10, X10
-	VEXTRACTF128 $1, Y8, X9
-	VADDPS X9, X8, X8
-	VHADDPS X8, X8, X8
-	VHADDPS X8, X8, X8
-	VHADDPS X11, X11, X11
-	VHADDPS X11, X11, X11
-	MOVQ 64(SP), AX
-	VMOVSS X10, (AX)
-	VMOVSS X8, 4(AX)
-	VMOVSS X11, 8(AX)
-	SUBQ $16, AX
-	MOVQ AX, 64(SP)
-
-	MOVQ sx+104(FP), AX
-	ADDQ AX, 0(SP)
-	ADDQ AX, 8(SP)
-	ADDQ AX, R11
-	MOVQ sb+112(FP), AX
-	ADDQ AX, 16(SP)
-	ADDQ AX, 24(SP)
-	ADDQ AX, 32(SP)
-	ADDQ AX, 40(SP)
-	MOVQ R10, R9
-	SUBQ 80(SP), R10
-	DECQ 72(SP)
-	JNZ  bstep
+	BWD_STEP_SUMS(bquad, bstep)
 	VZEROUPPER
 	RET
 
