@@ -48,6 +48,7 @@ type CPU struct {
 	scanSIMD      bool // take the assembly where the shape allows (scanSIMDAvailable)
 	scanAVX512    bool // with scanSIMD, N = 16 takes the AVX-512 loops (scanAVX512Available)
 	scanAllStates int  // see scanAllStatesMax
+	scanLanes     bool // with scanSIMD, shapes that allow it take the lanes layout (scanLanesAvailable)
 }
 
 // task is one op's parallel body: run(i) does work item i.
@@ -67,7 +68,8 @@ func NewCPU(workers int) *CPU {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	c := &CPU{workers: workers, jobs: make(chan job), scratch: make([][]float32, workers),
-		scanSIMD: scanSIMDAvailable, scanAVX512: scanAVX512Available, scanAllStates: scanAllStatesMax}
+		scanSIMD: scanSIMDAvailable, scanAVX512: scanAVX512Available, scanAllStates: scanAllStatesMax,
+		scanLanes: scanLanesAvailable}
 	for w := 1; w < workers; w++ {
 		go c.worker()
 	}

@@ -26,6 +26,7 @@ type scanArgs struct {
 	rev                       bool
 	simd                      bool // the shape takes the assembly (CPU.useSIMD)
 	avx512                    bool // with simd: N = 16 on AVX-512 (CPU.useAVX512)
+	lanes                     bool // the lanes path (CPU.useLanes)
 	cpu                       *CPU
 }
 
@@ -64,6 +65,10 @@ func (a *scanArgs) pos(i int) int {
 type scanFwdTask struct{ scanArgs }
 
 func (k *scanFwdTask) run(w, item int) {
+	if k.lanes {
+		k.runLanes(w, item)
+		return
+	}
 	c := k.c()
 	s := k.s
 	b, h := item/s.H, item%s.H
@@ -218,6 +223,10 @@ type scanBwdTask struct{ scanArgs }
 // run handles one (batch, group) pair: its heads in order, so that the
 // group's shared gB and gC are accumulated without races.
 func (k *scanBwdTask) run(w, item int) {
+	if k.lanes {
+		k.runLanes(w, item)
+		return
+	}
 	s := k.s
 	b, g := item/s.G, item%s.G
 	P, N, PN := s.P, s.N, s.P*s.N
@@ -392,14 +401,18 @@ func (c *CPU) ScanFwd(s ScanShape, x, dt, A, B, C, D, y, final Buffer, rev bool)
 	nx, nt, nb := s.Batch*s.L*s.H*s.P, s.Batch*s.L*s.H, s.Batch*s.L*s.G*s.N
 	var a args
 	k := &c.tasks.scanFwd
-	k.scanArgs = scanArgs{s: s, rev: rev, cpu: c, simd: c.useSIMD(s), avx512: c.useAVX512(s),
+	k.scanArgs = scanArgs{s: s, rev: rev, cpu: c, simd: c.useSIMD(s), avx512: c.useAVX512(s), lanes: c.useLanes(s),
 		x: a.need("scan x", x, nx), dt: a.need("scan dt", dt, nt), A: a.need("scan A", A, s.H),
 		B: a.need("scan B", B, nb), C: a.need("scan C", C, nb), D: a.opt("scan D", D, s.H),
 		y: a.need("scan y", y, nx), fin: a.opt("scan final state", final, s.Batch*s.H*s.P*s.N)}
 	if a.err != nil {
 		return a.err
 	}
-	c.parallel(s.Batch*s.H, k)
+	items := s.Batch * s.H // (b, h)
+	if k.lanes {
+		items = s.Batch * s.H / laneHeads // (b, block of 16 heads)
+	}
+	c.parallel(items, k)
 	k.scanArgs = scanArgs{}
 	return nil
 }
@@ -412,7 +425,7 @@ func (c *CPU) ScanBwd(s ScanShape, x, dt, A, B, C, D, gy Buffer, g ScanGrads, re
 	nx, nt, nb := s.Batch*s.L*s.H*s.P, s.Batch*s.L*s.H, s.Batch*s.L*s.G*s.N
 	var a args
 	k := &c.tasks.scanBwd
-	k.scanArgs = scanArgs{s: s, rev: rev, cpu: c, simd: c.useSIMD(s), avx512: c.useAVX512(s),
+	k.scanArgs = scanArgs{s: s, rev: rev, cpu: c, simd: c.useSIMD(s), avx512: c.useAVX512(s), lanes: c.useLanes(s),
 		x: a.need("scan x", x, nx), dt: a.need("scan dt", dt, nt), A: a.need("scan A", A, s.H),
 		B: a.need("scan B", B, nb), C: a.need("scan C", C, nb), D: a.opt("scan D", D, s.H),
 		gy: a.need("scan gy", gy, nx), gx: a.need("scan gx", g.X, nx), gdt: a.need("scan gdt", g.DT, nt),

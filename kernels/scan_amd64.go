@@ -37,3 +37,19 @@ func scanSteps16AVX512(src, dst, x, B, dec, dts unsafe.Pointer, ds, sx, sb, n, p
 
 //go:noescape
 func scanBwd16AVX512(gh, cur, x, gy, gx, B, C, gB, gC, dec, dts, out, scr unsafe.Pointer, sx, sb, n, pb, nb int, Dh float32)
+
+// scanLanesAvailable reports whether the lanes-layout kernels
+// (scanlanes_amd64.s, AVX-512F) can run.
+var scanLanesAvailable = scanAVX512Available
+
+//go:noescape
+func scanDtALanes512(dst, dt, A unsafe.Pointer, sdt, n int)
+
+//go:noescape
+func scanFwdLanes512(st, x, y, B, C, dec, dt, De unsafe.Pointer, sx, sb, sdt, n, nb int)
+
+//go:noescape
+func scanStepsLanes512(src, dst, x, B, dec, dt unsafe.Pointer, ds, sx, sb, sdt, n, nb int)
+
+//go:noescape
+func scanBwdLanes512(gh, cur, x, gy, gx, B, C, gB, gC, dec, dt, gdt, A, scr, acc unsafe.Pointer, sx, sb, sdt, n, nb int)

@@ -41,3 +41,22 @@ func scanSteps16AVX512(src, dst, x, B, dec, dts unsafe.Pointer, ds, sx, sb, n, p
 func scanBwd16AVX512(gh, cur, x, gy, gx, B, C, gB, gC, dec, dts, out, scr unsafe.Pointer, sx, sb, n, pb, nb int, Dh float32) {
 	panic("kernels: scan assembly called in a build without it")
 }
+
+// scanLanesAvailable is false for the same reason.
+const scanLanesAvailable = false
+
+func scanDtALanes512(dst, dt, A unsafe.Pointer, sdt, n int) {
+	panic("kernels: scan assembly called in a build without it")
+}
+
+func scanFwdLanes512(st, x, y, B, C, dec, dt, De unsafe.Pointer, sx, sb, sdt, n, nb int) {
+	panic("kernels: scan assembly called in a build without it")
+}
+
+func scanStepsLanes512(src, dst, x, B, dec, dt unsafe.Pointer, ds, sx, sb, sdt, n, nb int) {
+	panic("kernels: scan assembly called in a build without it")
+}
+
+func scanBwdLanes512(gh, cur, x, gy, gx, B, C, gB, gC, dec, dt, gdt, A, scr, acc unsafe.Pointer, sx, sb, sdt, n, nb int) {
+	panic("kernels: scan assembly called in a build without it")
+}

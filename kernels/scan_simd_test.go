@@ -47,9 +47,10 @@ const (
 	pathGo scanPath = iota
 	pathAVX2
 	pathAVX512
+	pathLanes
 )
 
-var scanPathNames = [...]string{"go path", "avx2", "avx512"}
+var scanPathNames = [...]string{"go path", "avx2", "avx512", "lanes"}
 
 // available reports whether p can run in this build on this CPU.
 func (p scanPath) available() bool {
@@ -58,6 +59,8 @@ func (p scanPath) available() bool {
 		return scanSIMDAvailable
 	case pathAVX512:
 		return scanAVX512Available
+	case pathLanes:
+		return scanLanesAvailable
 	}
 	return true
 }
@@ -66,8 +69,10 @@ func (p scanPath) available() bool {
 // the backward keeping every state or checkpoints).
 func (k *scanRun) run(t *testing.T, c *CPU, path scanPath, allStates bool) scanOut {
 	t.Helper()
-	defer func(old, old512 bool, oldAll int) { c.scanSIMD, c.scanAVX512, c.scanAllStates = old, old512, oldAll }(c.scanSIMD, c.scanAVX512, c.scanAllStates)
-	c.scanSIMD, c.scanAVX512 = path != pathGo, path == pathAVX512
+	defer func(old, old512, oldLanes bool, oldAll int) {
+		c.scanSIMD, c.scanAVX512, c.scanLanes, c.scanAllStates = old, old512, oldLanes, oldAll
+	}(c.scanSIMD, c.scanAVX512, c.scanLanes, c.scanAllStates)
+	c.scanSIMD, c.scanAVX512, c.scanLanes = path != pathGo, path == pathAVX512, path == pathLanes
 	if !allStates {
 		c.scanAllStates = 0
 	}
@@ -154,6 +159,9 @@ func testScanPaths(t *testing.T, c *CPU, k *scanRun, covered bool) {
 		res = append(res, result{scanPathNames[p], k.run(t, c, p, true)},
 			result{scanPathNames[p] + " (checkpoints)", k.run(t, c, p, false)})
 	}
+	if pathLanes.available() && lanesShape(s) {
+		res = append(res, result{scanPathNames[pathLanes], k.run(t, c, pathLanes, false)})
+	}
 	wy, wfin := ref.Scan(s.Batch, s.L, s.H, s.P, s.G, s.N, k.x64, k.dt64, k.A64, k.B64, k.C64, k.D64, k.rev)
 	wg := ref.ScanBwd(s.Batch, s.L, s.H, s.P, s.G, s.N, k.x64, k.dt64, k.A64, k.B64, k.C64, k.D64, k.g64, k.rev)
 	want := [8][]float64{wy, wfin, wg.X, wg.DT, wg.A, wg.B, wg.C, wg.D}
@@ -177,10 +185,43 @@ func testScanPaths(t *testing.T, c *CPU, k *scanRun, covered bool) {
 	}
 }
 
+// lanesShape reports whether s is a shape of the lanes path.
+func lanesShape(s ScanShape) bool { return s.P == 8 && s.N%16 == 0 && (s.H/s.G)%laneHeads == 0 }
+
+// TestScanLanesPath runs the shapes of the lanes path (P = 8, N a multiple
+// of 16, 16 or 32 heads per group, one or two groups) on every path:
+// lengths 1, within one chunk, across chunks and not a multiple of the
+// chunk, both directions, with and without D.
+func TestScanLanesPath(t *testing.T) {
+	if !scanLanesAvailable {
+		t.Log("no lanes path in this build or on this CPU: the other paths only")
+	}
+	c := NewCPU(2)
+	defer c.Close()
+	r := rand.New(rand.NewPCG(9, 10))
+	Ls := []int{1, 5, 32, 33, 70}
+	idx := 0
+	for _, hg := range [][2]int{{16, 1}, {32, 1}, {32, 2}} {
+		for _, N := range []int{16, 32} {
+			for v := 0; v < 4; v++ {
+				rev, withD := v&1 == 1, v&2 == 2
+				idx++
+				s := ScanShape{Batch: 1 + idx%3, L: Ls[idx%len(Ls)], H: hg[0], P: 8, G: hg[1], N: N}
+				if !lanesShape(s) {
+					t.Fatalf("%+v is not a lanes shape", s)
+				}
+				name := fmt.Sprintf("H%d/G%d/N%d/L%d/B%d/rev=%v/D=%v", s.H, s.G, N, s.L, s.Batch, rev, withD)
+				k := newScanRun(r, s, rev, withD)
+				t.Run(name, func(t *testing.T) { testScanPaths(t, c, k, true) })
+			}
+		}
+	}
+}
+
 // TestScanPathsRun guards the path test against silently running fewer
 // paths than the machine has: it lists what runs here.
 func TestScanPathsRun(t *testing.T) {
-	for p := pathGo; p <= pathAVX512; p++ {
+	for p := pathGo; p <= pathLanes; p++ {
 		t.Logf("%s: available=%v", scanPathNames[p], p.available())
 	}
 	c := NewCPU(1)
@@ -191,6 +232,12 @@ func TestScanPathsRun(t *testing.T) {
 	}
 	if c.useAVX512(ScanShape{Batch: 1, L: 3, H: 1, P: 8, G: 1, N: 8}) {
 		t.Fatal("N = 8 must take the AVX2 loops")
+	}
+	if node := (ScanShape{Batch: 76, L: 960, H: 16, P: 8, G: 1, N: 16}); c.useLanes(node) != scanLanesAvailable {
+		t.Fatalf("node shape: useLanes %v, want %v", c.useLanes(node), scanLanesAvailable)
+	}
+	if c.useLanes(s) {
+		t.Fatal("one head per group must not take the lanes path")
 	}
 }
 

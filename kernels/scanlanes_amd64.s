@@ -1,0 +1,629 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// The scan in the lanes layout (AVX-512F): for one (batch, group) item and
+// a block of 16 heads of headdim P = 8, a step's x row (16 heads × 8 = 128
+// floats, contiguous in memory) is 8 zmm registers, and the state is kept
+// n-major: st[n][j] is the zmm of state element n for lanes j·16 … j·16+15
+// (lane = head·8 + p). A state element's update is then one vertical
+// multiply-add over 16 (head, p) pairs with B[n] and C[n] broadcast, and
+// y = C·state accumulates vertically over n: no horizontal sums in the
+// forward. The backward sums gB and gC over all 128 lanes (16 vertical
+// accumulators per step, reduced by one transpose tree each) and gdt over
+// each head's 8 lanes (a three-level tree). Every kernel takes:
+//
+//   dec  pass-order decay rows, 16 floats per step: exp(dt·A) of the
+//        block's heads (scanDtALanes512 + expScaleAVX), one zero row after
+//        the last step
+//   dt   the dt row of the first step, at the block's first head (16
+//        floats read), moving by sdt bytes per step
+//   x…   rows of the first step, moving by sx (x-like) or sb (B-like)
+//        bytes per step (negative for the reverse direction)
+//   nb   4·N (N a multiple of 16 in the backward, any N ≥ 1 elsewhere)
+//
+// Registers: Z0-Z7 per-lane-vector decays or gy, Z8-Z15 dt·x or sums over
+// n, Z16-Z23 y or Σ gh·h_prev, Z24/Z25 B[n]/C[n] broadcast, Z26-Z31
+// scratch. EVEX encoding throughout (AVX-512F only).
+
+// lidx<>: the lane index vectors of the lanes layout (P = 8): vector j,
+// lane l takes head 2j + l/8 of a 16-head row (VPERMPS).
+DATA lidx<>+0(SB)/4, $0
+DATA lidx<>+4(SB)/4, $0
+DATA lidx<>+8(SB)/4, $0
+DATA lidx<>+12(SB)/4, $0
+DATA lidx<>+16(SB)/4, $0
+DATA lidx<>+20(SB)/4, $0
+DATA lidx<>+24(SB)/4, $0
+DATA lidx<>+28(SB)/4, $0
+DATA lidx<>+32(SB)/4, $1
+DATA lidx<>+36(SB)/4, $1
+DATA lidx<>+40(SB)/4, $1
+DATA lidx<>+44(SB)/4, $1
+DATA lidx<>+48(SB)/4, $1
+DATA lidx<>+52(SB)/4, $1
+DATA lidx<>+56(SB)/4, $1
+DATA lidx<>+60(SB)/4, $1
+DATA lidx<>+64(SB)/4, $2
+DATA lidx<>+68(SB)/4, $2
+DATA lidx<>+72(SB)/4, $2
+DATA lidx<>+76(SB)/4, $2
+DATA lidx<>+80(SB)/4, $2
+DATA lidx<>+84(SB)/4, $2
+DATA lidx<>+88(SB)/4, $2
+DATA lidx<>+92(SB)/4, $2
+DATA lidx<>+96(SB)/4, $3
+DATA lidx<>+100(SB)/4, $3
+DATA lidx<>+104(SB)/4, $3
+DATA lidx<>+108(SB)/4, $3
+DATA lidx<>+112(SB)/4, $3
+DATA lidx<>+116(SB)/4, $3
+DATA lidx<>+120(SB)/4, $3
+DATA lidx<>+124(SB)/4, $3
+DATA lidx<>+128(SB)/4, $4
+DATA lidx<>+132(SB)/4, $4
+DATA lidx<>+136(SB)/4, $4
+DATA lidx<>+140(SB)/4, $4
+DATA lidx<>+144(SB)/4, $4
+DATA lidx<>+148(SB)/4, $4
+DATA lidx<>+152(SB)/4, $4
+DATA lidx<>+156(SB)/4, $4
+DATA lidx<>+160(SB)/4, $5
+DATA lidx<>+164(SB)/4, $5
+DATA lidx<>+168(SB)/4, $5
+DATA lidx<>+172(SB)/4, $5
+DATA lidx<>+176(SB)/4, $5
+DATA lidx<>+180(SB)/4, $5
+DATA lidx<>+184(SB)/4, $5
+DATA lidx<>+188(SB)/4, $5
+DATA lidx<>+192(SB)/4, $6
+DATA lidx<>+196(SB)/4, $6
+DATA lidx<>+200(SB)/4, $6
+DATA lidx<>+204(SB)/4, $6
+DATA lidx<>+208(SB)/4, $6
+DATA lidx<>+212(SB)/4, $6
+DATA lidx<>+216(SB)/4, $6
+DATA lidx<>+220(SB)/4, $6
+DATA lidx<>+224(SB)/4, $7
+DATA lidx<>+228(SB)/4, $7
+DATA lidx<>+232(SB)/4, $7
+DATA lidx<>+236(SB)/4, $7
+DATA lidx<>+240(SB)/4, $7
+DATA lidx<>+244(SB)/4, $7
+DATA lidx<>+248(SB)/4, $7
+DATA lidx<>+252(SB)/4, $7
+DATA lidx<>+256(SB)/4, $8
+DATA lidx<>+260(SB)/4, $8
+DATA lidx<>+264(SB)/4, $8
+DATA lidx<>+268(SB)/4, $8
+DATA lidx<>+272(SB)/4, $8
+DATA lidx<>+276(SB)/4, $8
+DATA lidx<>+280(SB)/4, $8
+DATA lidx<>+284(SB)/4, $8
+DATA lidx<>+288(SB)/4, $9
+DATA lidx<>+292(SB)/4, $9
+DATA lidx<>+296(SB)/4, $9
+DATA lidx<>+300(SB)/4, $9
+DATA lidx<>+304(SB)/4, $9
+DATA lidx<>+308(SB)/4, $9
+DATA lidx<>+312(SB)/4, $9
+DATA lidx<>+316(SB)/4, $9
+DATA lidx<>+320(SB)/4, $10
+DATA lidx<>+324(SB)/4, $10
+DATA lidx<>+328(SB)/4, $10
+DATA lidx<>+332(SB)/4, $10
+DATA lidx<>+336(SB)/4, $10
+DATA lidx<>+340(SB)/4, $10
+DATA lidx<>+344(SB)/4, $10
+DATA lidx<>+348(SB)/4, $10
+DATA lidx<>+352(SB)/4, $11
+DATA lidx<>+356(SB)/4, $11
+DATA lidx<>+360(SB)/4, $11
+DATA lidx<>+364(SB)/4, $11
+DATA lidx<>+368(SB)/4, $11
+DATA lidx<>+372(SB)/4, $11
+DATA lidx<>+376(SB)/4, $11
+DATA lidx<>+380(SB)/4, $11
+DATA lidx<>+384(SB)/4, $12
+DATA lidx<>+388(SB)/4, $12
+DATA lidx<>+392(SB)/4, $12
+DATA lidx<>+396(SB)/4, $12
+DATA lidx<>+400(SB)/4, $12
+DATA lidx<>+404(SB)/4, $12
+DATA lidx<>+408(SB)/4, $12
+DATA lidx<>+412(SB)/4, $12
+DATA lidx<>+416(SB)/4, $13
+DATA lidx<>+420(SB)/4, $13
+DATA lidx<>+424(SB)/4, $13
+DATA lidx<>+428(SB)/4, $13
+DATA lidx<>+432(SB)/4, $13
+DATA lidx<>+436(SB)/4, $13
+DATA lidx<>+440(SB)/4, $13
+DATA lidx<>+444(SB)/4, $13
+DATA lidx<>+448(SB)/4, $14
+DATA lidx<>+452(SB)/4, $14
+DATA lidx<>+456(SB)/4, $14
+DATA lidx<>+460(SB)/4, $14
+DATA lidx<>+464(SB)/4, $14
+DATA lidx<>+468(SB)/4, $14
+DATA lidx<>+472(SB)/4, $14
+DATA lidx<>+476(SB)/4, $14
+DATA lidx<>+480(SB)/4, $15
+DATA lidx<>+484(SB)/4, $15
+DATA lidx<>+488(SB)/4, $15
+DATA lidx<>+492(SB)/4, $15
+DATA lidx<>+496(SB)/4, $15
+DATA lidx<>+500(SB)/4, $15
+DATA lidx<>+504(SB)/4, $15
+DATA lidx<>+508(SB)/4, $15
+GLOBL lidx<>(SB), RODATA|NOPTR, $512
+
+// tidx<>: the 4 × 4 transpose that puts the reduction trees' results in
+// order (lane 4k+m of a tree holds item k+4m).
+DATA tidx<>+0(SB)/4, $0
+DATA tidx<>+4(SB)/4, $4
+DATA tidx<>+8(SB)/4, $8
+DATA tidx<>+12(SB)/4, $12
+DATA tidx<>+16(SB)/4, $1
+DATA tidx<>+20(SB)/4, $5
+DATA tidx<>+24(SB)/4, $9
+DATA tidx<>+28(SB)/4, $13
+DATA tidx<>+32(SB)/4, $2
+DATA tidx<>+36(SB)/4, $6
+DATA tidx<>+40(SB)/4, $10
+DATA tidx<>+44(SB)/4, $14
+DATA tidx<>+48(SB)/4, $3
+DATA tidx<>+52(SB)/4, $7
+DATA tidx<>+56(SB)/4, $11
+DATA tidx<>+60(SB)/4, $15
+GLOBL tidx<>(SB), RODATA|NOPTR, $64
+
+// FLANE advances lane vector j of state element n (AX) in the forward and
+// accumulates C[n]·state into y.
+#define FLANE(off, Dj, Xj, Yj) \
+	VMULPS      off(AX), Dj, Z26; \
+	VFMADD231PS Z24, Xj, Z26;     \
+	VMOVUPS     Z26, off(AX);     \
+	VFMADD231PS Z25, Z26, Yj
+
+// SLANE advances lane vector j of state element n from AX into R10.
+#define SLANE(off, Dj, Xj) \
+	VMULPS      off(AX), Dj, Z26; \
+	VFMADD231PS Z24, Xj, Z26;     \
+	VMOVUPS     Z26, off(R10)
+
+
+// func scanDtALanes512(dst, dt, A unsafe.Pointer, sdt, n int)
+// dst[16i+l] = dt[i·sdt/4 + l]·A[l] for i < n: the exponents of the
+// block's decays, gathered into contiguous rows (expScaleAVX with a = 1
+// then takes the exp in place).
+TEXT ·scanDtALanes512(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ dt+8(FP), SI
+	MOVQ A+16(FP), AX
+	MOVQ sdt+24(FP), DX
+	MOVQ n+32(FP), CX
+	VMOVUPS (AX), Z0
+
+dtaloop:
+	VMULPS (SI), Z0, Z1
+	VMOVUPS Z1, (DI)
+	ADDQ DX, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  dtaloop
+	VZEROUPPER
+	RET
+
+// LPREP loads lane vector j's decay (Dj) and dt·x (Xj) for this step
+// (R9: decay row, R8: dt row, BX: x row).
+#define LPREP(off, Dj, Xj) \
+	VMOVUPS lidx<>+off(SB), Z27; \
+	VPERMPS (R9), Z27, Dj;       \
+	VPERMPS (R8), Z27, Z28;      \
+	VMULPS  off(BX), Z28, Xj
+
+// LPREP8 is LPREP for the 8 lane vectors: decays in Z0-Z7, dt·x in
+// Z8-Z15.
+#define LPREP8 \
+	LPREP(0, Z0, Z8);    \
+	LPREP(64, Z1, Z9);   \
+	LPREP(128, Z2, Z10); \
+	LPREP(192, Z3, Z11); \
+	LPREP(256, Z4, Z12); \
+	LPREP(320, Z5, Z13); \
+	LPREP(384, Z6, Z14); \
+	LPREP(448, Z7, Z15)
+
+// func scanFwdLanes512(st, x, y, B, C, dec, dt, De unsafe.Pointer, sx, sb, sdt, n, nb int)
+// The forward over n steps: st = dec·st + (dt·x)·B, y = C·st + D·x, with
+// De the block's D broadcast per lane (8 zmm).
+TEXT ·scanFwdLanes512(SB), NOSPLIT, $0-104
+	MOVQ st+0(FP), R11
+	MOVQ x+8(FP), BX
+	MOVQ y+16(FP), DX
+	MOVQ B+24(FP), SI
+	MOVQ C+32(FP), DI
+	MOVQ dec+40(FP), R9
+	MOVQ dt+48(FP), R8
+	MOVQ De+56(FP), R10
+	MOVQ n+88(FP), R12
+	MOVQ nb+96(FP), R13
+
+lfstep:
+	LPREP8
+	VMOVUPS 0(BX), Z28
+	VMULPS  0(R10), Z28, Z16
+	VMOVUPS 64(BX), Z28
+	VMULPS  64(R10), Z28, Z17
+	VMOVUPS 128(BX), Z28
+	VMULPS  128(R10), Z28, Z18
+	VMOVUPS 192(BX), Z28
+	VMULPS  192(R10), Z28, Z19
+	VMOVUPS 256(BX), Z28
+	VMULPS  256(R10), Z28, Z20
+	VMOVUPS 320(BX), Z28
+	VMULPS  320(R10), Z28, Z21
+	VMOVUPS 384(BX), Z28
+	VMULPS  384(R10), Z28, Z22
+	VMOVUPS 448(BX), Z28
+	VMULPS  448(R10), Z28, Z23
+	MOVQ R11, AX
+	XORQ CX, CX
+
+lfn:
+	VBROADCASTSS (SI)(CX*1), Z24
+	VBROADCASTSS (DI)(CX*1), Z25
+	FLANE(0, Z0, Z8, Z16)
+	FLANE(64, Z1, Z9, Z17)
+	FLANE(128, Z2, Z10, Z18)
+	FLANE(192, Z3, Z11, Z19)
+	FLANE(256, Z4, Z12, Z20)
+	FLANE(320, Z5, Z13, Z21)
+	FLANE(384, Z6, Z14, Z22)
+	FLANE(448, Z7, Z15, Z23)
+	ADDQ $512, AX
+	ADDQ $4, CX
+	CMPQ CX, R13
+	JLT  lfn
+
+	VMOVUPS Z16, 0(DX)
+	VMOVUPS Z17, 64(DX)
+	VMOVUPS Z18, 128(DX)
+	VMOVUPS Z19, 192(DX)
+	VMOVUPS Z20, 256(DX)
+	VMOVUPS Z21, 320(DX)
+	VMOVUPS Z22, 384(DX)
+	VMOVUPS Z23, 448(DX)
+	ADDQ sx+64(FP), BX
+	ADDQ sx+64(FP), DX
+	ADDQ sb+72(FP), SI
+	ADDQ sb+72(FP), DI
+	ADDQ sdt+80(FP), R8
+	ADDQ $64, R9
+	DECQ R12
+	JNZ  lfstep
+	VZEROUPPER
+	RET
+
+// func scanStepsLanes512(src, dst, x, B, dec, dt unsafe.Pointer, ds, sx, sb, sdt, n, nb int)
+// n steps of the state without outputs: dst = dec·src + (dt·x)·B, then
+// src = dst and dst moves by ds bytes (0: in place; N·512: keep every
+// state).
+TEXT ·scanStepsLanes512(SB), NOSPLIT, $0-96
+	MOVQ src+0(FP), SI
+	MOVQ dst+8(FP), DI
+	MOVQ x+16(FP), BX
+	MOVQ B+24(FP), DX
+	MOVQ dec+32(FP), R9
+	MOVQ dt+40(FP), R8
+	MOVQ n+80(FP), R12
+	MOVQ nb+88(FP), R13
+
+lsstep:
+	LPREP8
+	MOVQ SI, AX
+	MOVQ DI, R10
+	XORQ CX, CX
+
+lsn:
+	VBROADCASTSS (DX)(CX*1), Z24
+	SLANE(0, Z0, Z8)
+	SLANE(64, Z1, Z9)
+	SLANE(128, Z2, Z10)
+	SLANE(192, Z3, Z11)
+	SLANE(256, Z4, Z12)
+	SLANE(320, Z5, Z13)
+	SLANE(384, Z6, Z14)
+	SLANE(448, Z7, Z15)
+	ADDQ $512, AX
+	ADDQ $512, R10
+	ADDQ $4, CX
+	CMPQ CX, R13
+	JLT  lsn
+
+	MOVQ DI, SI
+	ADDQ ds+48(FP), DI
+	ADDQ sx+56(FP), BX
+	ADDQ sb+64(FP), DX
+	ADDQ sdt+72(FP), R8
+	ADDQ $64, R9
+	DECQ R12
+	JNZ  lsstep
+	VZEROUPPER
+	RET
+
+// PAIRF folds two vectors into a: 128-bit quarters 0 and 2 of a and b
+// plus quarters 1 and 3 (a's in the low half, b's in the high half).
+#define PAIRF(a, b, t0, t1) \
+	VSHUFF32X4 $0x88, b, a, t0; \
+	VSHUFF32X4 $0xDD, b, a, t1; \
+	VADDPS     t1, t0, a
+
+// PAIRS folds two vectors into a within each 128-bit quarter: elements 0
+// and 2 of a and b plus elements 1 and 3.
+#define PAIRS(a, b, t0, t1) \
+	VSHUFPS $0x88, b, a, t0; \
+	VSHUFPS $0xDD, b, a, t1; \
+	VADDPS  t1, t0, a
+
+// TREE8 sums each head's 8 lanes of a0…a7 (a_j: heads 2j and 2j+1) into
+// out, lane h = head h; a0…a7, t0 and t1 are clobbered. After the PAIRF
+// level quarter k of a0 holds head k (a2, a4, a6: heads 4…15); after the
+// PAIRS levels lane 4k+m holds head k+4m, put in order by tidx.
+#define TREE8(a0, a1, a2, a3, a4, a5, a6, a7, t0, t1, out) \
+	PAIRF(a0, a1, t0, t1); \
+	PAIRF(a2, a3, t0, t1); \
+	PAIRF(a4, a5, t0, t1); \
+	PAIRF(a6, a7, t0, t1); \
+	PAIRS(a0, a2, t0, t1); \
+	PAIRS(a4, a6, t0, t1); \
+	PAIRS(a0, a4, t0, t1); \
+	VMOVUPS tidx<>(SB), t0; \
+	VPERMPS a0, t0, out
+
+// TREE16 sums the 16 lanes of each of Z0…Z15 into Z18, lane n = Σ Z_n
+// (Z0…Z15, Z16, Z17 clobbered): two PAIRF levels leave quarter k of Z0
+// (Z4, Z8, Z12) holding vector k (4…15), two PAIRS levels lane 4k+m
+// holding vector k+4m.
+#define TREE16 \
+	PAIRF(Z0, Z1, Z16, Z17);   \
+	PAIRF(Z2, Z3, Z16, Z17);   \
+	PAIRF(Z4, Z5, Z16, Z17);   \
+	PAIRF(Z6, Z7, Z16, Z17);   \
+	PAIRF(Z8, Z9, Z16, Z17);   \
+	PAIRF(Z10, Z11, Z16, Z17); \
+	PAIRF(Z12, Z13, Z16, Z17); \
+	PAIRF(Z14, Z15, Z16, Z17); \
+	PAIRF(Z0, Z2, Z16, Z17);   \
+	PAIRF(Z4, Z6, Z16, Z17);   \
+	PAIRF(Z8, Z10, Z16, Z17);  \
+	PAIRF(Z12, Z14, Z16, Z17); \
+	PAIRS(Z0, Z4, Z16, Z17);   \
+	PAIRS(Z8, Z12, Z16, Z17);  \
+	PAIRS(Z0, Z8, Z16, Z17);   \
+	VMOVUPS tidx<>(SB), Z16;   \
+	VPERMPS Z0, Z16, Z18
+
+// LOAD16 loads the 16 vectors at R12 into Z0…Z15.
+#define LOAD16 \
+	VMOVUPS 0(R12), Z0;    \
+	VMOVUPS 64(R12), Z1;   \
+	VMOVUPS 128(R12), Z2;  \
+	VMOVUPS 192(R12), Z3;  \
+	VMOVUPS 256(R12), Z4;  \
+	VMOVUPS 320(R12), Z5;  \
+	VMOVUPS 384(R12), Z6;  \
+	VMOVUPS 448(R12), Z7;  \
+	VMOVUPS 512(R12), Z8;  \
+	VMOVUPS 576(R12), Z9;  \
+	VMOVUPS 640(R12), Z10; \
+	VMOVUPS 704(R12), Z11; \
+	VMOVUPS 768(R12), Z12; \
+	VMOVUPS 832(R12), Z13; \
+	VMOVUPS 896(R12), Z14; \
+	VMOVUPS 960(R12), Z15
+
+// BPREP sets up lane vector j for a step of the reverse loop: the next
+// step's decay (scr+512) and dt·x (scr+1024) into scratch, gy into GYj,
+// the sums over n zeroed (AX: decay row, BX: dt row, R13: x, DX: gy).
+#define BPREP(off, offD, offX, GYj, SXj, SAj) \
+	VMOVUPS lidx<>+off(SB), Z27; \
+	VPERMPS 64(AX), Z27, Z28;    \
+	VMOVUPS Z28, offD(R11);      \
+	VPERMPS (BX), Z27, Z28;      \
+	VMULPS  off(R13), Z28, Z28;  \
+	VMOVUPS Z28, offX(R11);      \
+	VMOVUPS off(DX), GYj;        \
+	VPXORD  SXj, SXj, SXj;       \
+	VPXORD  SAj, SAj, SAj
+
+// BLANE is lane vector j of state element n in the reverse loop (gh at
+// R8, the state after the step at R9, before it at R10; no index
+// registers, so that the memory operands stay micro-fused):
+// gh = decay·gh + gy·C[n], then gC[n] += state·gy, gB[n] += dt·x·gh (the
+// accumulators aC, aB), Σn B[n]·gh and Σn gh·h_prev.
+#define BLANE(off, offD, offX, GYj, SXj, SAj, aB, aC) \
+	VMOVUPS     off(R8), Z26;         \
+	VMULPS      offD(R11), Z26, Z26;  \
+	VFMADD231PS Z25, GYj, Z26;        \
+	VMOVUPS     Z26, off(R8);         \
+	VFMADD231PS off(R9), GYj, aC;     \
+	VFMADD231PS offX(R11), Z26, aB;   \
+	VFMADD231PS Z24, Z26, SXj;        \
+	VFMADD231PS off(R10), Z26, SAj
+
+// BGX ends lane vector j of a step: gx = dt·Σn B·gh + D·gy, the gD lane
+// sums (R13) += gy·x, and SXj = x·Σn B·gh for the gdt tree (BX: dt row,
+// AX: x, DX: gx).
+#define BGX(off, GYj, SXj) \
+	VMOVUPS     lidx<>+off(SB), Z27; \
+	VPERMPS     (BX), Z27, Z28;      \
+	VMULPS      SXj, Z28, Z28;       \
+	VFMADD231PS off(R11), GYj, Z28;  \
+	VMOVUPS     Z28, off(DX);        \
+	VMOVUPS     off(AX), Z29;        \
+	VMOVUPS     off(R13), Z30;       \
+	VFMADD231PS Z29, GYj, Z30;       \
+	VMOVUPS     Z30, off(R13);       \
+	VMULPS      Z29, SXj, SXj
+
+// func scanBwdLanes512(gh, cur, x, gy, gx, B, C, gB, gC, dec, dt, gdt, A, scr, acc unsafe.Pointer, sx, sb, sdt, n, nb int)
+// The reverse loop over n steps, latest first: cur is the state after the
+// latest step (the states before it at −N·512 bytes each), the row
+// pointers and dec are at the latest step and move by the given (negated)
+// strides; dec's next row (+64 bytes) is the following step's decay.
+// Writes gx and gdt, adds into gB and gC, and accumulates into acc the
+// per-lane Σ gy·x (128 floats) and per-head Σ dt·a·gh·h_prev (16 floats).
+// scr: D per lane (8 zmm, set by the caller), then per-step scratch and
+// the 2·N gB/gC accumulators. N a multiple of 16.
+TEXT ·scanBwdLanes512(SB), NOSPLIT, $80-160
+	MOVQ x+16(FP), AX
+	MOVQ AX, 0(SP)
+	MOVQ gy+24(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ gx+32(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ gB+56(FP), AX
+	MOVQ AX, 24(SP)
+	MOVQ gC+64(FP), AX
+	MOVQ AX, 32(SP)
+	MOVQ dec+72(FP), AX
+	MOVQ AX, 40(SP)
+	MOVQ dt+80(FP), AX
+	MOVQ AX, 48(SP)
+	MOVQ gdt+88(FP), AX
+	MOVQ AX, 56(SP)
+	MOVQ n+144(FP), AX
+	MOVQ AX, 64(SP)
+	MOVQ nb+152(FP), AX
+	SHLQ $7, AX
+	MOVQ AX, 72(SP)        // N·512: one state
+	MOVQ gh+0(FP), R8
+	MOVQ cur+8(FP), R9
+	MOVQ R9, R10
+	SUBQ AX, R10           // h_prev
+	MOVQ B+40(FP), SI
+	MOVQ C+48(FP), DI
+	MOVQ scr+104(FP), R11
+
+lbstep:
+	MOVQ 40(SP), AX
+	MOVQ 48(SP), BX
+	MOVQ 0(SP), R13
+	MOVQ 8(SP), DX
+	BPREP(0, 512, 1024, Z0, Z8, Z16)
+	BPREP(64, 576, 1088, Z1, Z9, Z17)
+	BPREP(128, 640, 1152, Z2, Z10, Z18)
+	BPREP(192, 704, 1216, Z3, Z11, Z19)
+	BPREP(256, 768, 1280, Z4, Z12, Z20)
+	BPREP(320, 832, 1344, Z5, Z13, Z21)
+	BPREP(384, 896, 1408, Z6, Z14, Z22)
+	BPREP(448, 960, 1472, Z7, Z15, Z23)
+	XORQ DX, DX
+	LEAQ 1536(R11), R12
+	MOVQ nb+152(FP), R13
+	SHLQ $4, R13           // N·64: from gB's accumulators to gC's
+
+lbn:
+	VBROADCASTSS (SI)(DX*1), Z24
+	VBROADCASTSS (DI)(DX*1), Z25
+	VPXORD Z27, Z27, Z27
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+	BLANE(0, 512, 1024, Z0, Z8, Z16, Z27, Z28)
+	BLANE(64, 576, 1088, Z1, Z9, Z17, Z29, Z30)
+	BLANE(128, 640, 1152, Z2, Z10, Z18, Z27, Z28)
+	BLANE(192, 704, 1216, Z3, Z11, Z19, Z29, Z30)
+	BLANE(256, 768, 1280, Z4, Z12, Z20, Z27, Z28)
+	BLANE(320, 832, 1344, Z5, Z13, Z21, Z29, Z30)
+	BLANE(384, 896, 1408, Z6, Z14, Z22, Z27, Z28)
+	BLANE(448, 960, 1472, Z7, Z15, Z23, Z29, Z30)
+	VADDPS  Z29, Z27, Z27
+	VADDPS  Z30, Z28, Z28
+	VMOVUPS Z27, (R12)
+	VMOVUPS Z28, (R12)(R13*1)
+	ADDQ $64, R12
+	ADDQ $512, R8
+	ADDQ $512, R9
+	ADDQ $512, R10
+	ADDQ $4, DX
+	CMPQ DX, nb+152(FP)
+	JLT  lbn
+	MOVQ 72(SP), AX
+	SUBQ AX, R8            // back to the first state element
+	SUBQ AX, R9
+	SUBQ AX, R10
+
+	MOVQ 48(SP), BX
+	MOVQ 0(SP), AX
+	MOVQ 16(SP), DX
+	MOVQ acc+112(FP), R13
+	BGX(0, Z0, Z8)
+	BGX(64, Z1, Z9)
+	BGX(128, Z2, Z10)
+	BGX(192, Z3, Z11)
+	BGX(256, Z4, Z12)
+	BGX(320, Z5, Z13)
+	BGX(384, Z6, Z14)
+	BGX(448, Z7, Z15)
+	TREE8(Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15, Z26, Z27, Z24)
+	TREE8(Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z26, Z27, Z25)
+	MOVQ 40(SP), AX
+	VMULPS (AX), Z25, Z25        // a·Σ gh·h_prev
+	MOVQ A+96(FP), CX
+	VFMADD231PS (CX), Z25, Z24   // gdt = Σ x·(B·gh) + A·a·Σ gh·h_prev
+	MOVQ 56(SP), CX
+	VMOVUPS Z24, (CX)
+	VMOVUPS 512(R13), Z26
+	VFMADD231PS (BX), Z25, Z26   // gA += dt·a·Σ gh·h_prev
+	VMOVUPS Z26, 512(R13)
+
+	// gB and gC: each accumulator summed over its 128 lanes, 16 n at a time.
+	LEAQ 1536(R11), R12
+	MOVQ 24(SP), AX
+	MOVQ 32(SP), BX
+	MOVQ nb+152(FP), R13
+	SHLQ $4, R13
+	XORQ CX, CX
+
+lbred:
+	LOAD16
+	TREE16
+	VADDPS  (AX), Z18, Z18
+	VMOVUPS Z18, (AX)
+	ADDQ R13, R12
+	LOAD16
+	TREE16
+	VADDPS  (BX), Z18, Z18
+	VMOVUPS Z18, (BX)
+	SUBQ R13, R12
+	ADDQ $1024, R12
+	ADDQ $64, AX
+	ADDQ $64, BX
+	ADDQ $64, CX
+	CMPQ CX, nb+152(FP)
+	JLT  lbred
+
+	MOVQ sx+120(FP), AX
+	ADDQ AX, 0(SP)
+	ADDQ AX, 8(SP)
+	ADDQ AX, 16(SP)
+	MOVQ sb+128(FP), AX
+	ADDQ AX, SI
+	ADDQ AX, DI
+	ADDQ AX, 24(SP)
+	ADDQ AX, 32(SP)
+	MOVQ sdt+136(FP), AX
+	ADDQ AX, 48(SP)
+	ADDQ AX, 56(SP)
+	SUBQ $64, 40(SP)
+	MOVQ 72(SP), AX
+	SUBQ AX, R9
+	SUBQ AX, R10
+	DECQ 64(SP)
+	JNZ  lbstep
+	VZEROUPPER
+	RET
+
