@@ -306,6 +306,17 @@ lfn:
 	VZEROUPPER
 	RET
 
+// PF8 prefetches the 8 cache lines of a 512-byte row at reg.
+#define PF8(reg) \
+	PREFETCHT0 0(reg);   \
+	PREFETCHT0 64(reg);  \
+	PREFETCHT0 128(reg); \
+	PREFETCHT0 192(reg); \
+	PREFETCHT0 256(reg); \
+	PREFETCHT0 320(reg); \
+	PREFETCHT0 384(reg); \
+	PREFETCHT0 448(reg)
+
 // func scanStepsLanes512(src, dst, x, B, dec, dt unsafe.Pointer, ds, sx, sb, sdt, n, nb int)
 // n steps of the state without outputs: dst = dec·src + (dt·x)·B, then
 // src = dst and dst moves by ds bytes (0: in place; N·512: keep every
@@ -321,6 +332,10 @@ TEXT ·scanStepsLanes512(SB), NOSPLIT, $0-96
 	MOVQ nb+88(FP), R13
 
 lsstep:
+	MOVQ sx+56(FP), AX
+	SHLQ $2, AX
+	ADDQ BX, AX
+	PF8(AX)
 	LPREP8
 	MOVQ SI, AX
 	MOVQ DI, R10
@@ -508,6 +523,17 @@ TEXT ·scanBwdLanes512(SB), NOSPLIT, $80-160
 	MOVQ scr+104(FP), R11
 
 lbstep:
+	MOVQ sx+120(FP), CX
+	SHLQ $2, CX
+	MOVQ 0(SP), AX
+	ADDQ CX, AX
+	PF8(AX)
+	MOVQ 8(SP), AX
+	ADDQ CX, AX
+	PF8(AX)
+	MOVQ 16(SP), AX
+	ADDQ CX, AX
+	PF8(AX)
 	MOVQ 40(SP), AX
 	MOVQ 48(SP), BX
 	MOVQ 0(SP), R13
