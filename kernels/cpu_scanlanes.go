@@ -122,12 +122,9 @@ func (k *scanBwdTask) runLanes(w, item int) {
 	nck := (s.L + ckn - 1) / ckn
 	nscr := 384 + 32*s.N // D per lane, the step's decays and dt·x, the gB and gC accumulators
 	const nacc = laneHeads*8 + laneHeads
-	// gh sits 2 KiB off the states modulo 4 KiB: its stores and the
-	// states' loads at the same offsets would otherwise alias (4K
-	// aliasing: S is a multiple of 4 KiB).
-	buf := align64(k.c().work(w, 16+nck*S+(ckn+1)*S+512+S+(s.L+1)*laneHeads+nscr+nacc))
+	buf := align64(k.c().work(w, 16+nck*S+(ckn+1)*S+S+(s.L+1)*laneHeads+nscr+nacc))
 	ck, buf := buf[:nck*S], buf[nck*S:]
-	sts, buf := buf[:(ckn+1)*S], buf[(ckn+1)*S+512:]
+	sts, buf := buf[:(ckn+1)*S], buf[(ckn+1)*S:]
 	gh, buf := buf[:S], buf[S:]
 	dec, buf := buf[:(s.L+1)*laneHeads], buf[(s.L+1)*laneHeads:]
 	scr, acc := buf[:nscr], buf[nscr:nscr+nacc]

@@ -17,8 +17,8 @@ func BenchmarkScanLanesKernels(b *testing.B) {
 	s := ScanShape{Batch: 1, L: L, H: 16, P: 8, G: 1, N: N}
 	k := newScanRun(rand.New(rand.NewPCG(1, 2)), s, false, true)
 	S := N * 128
-	buf := align64(make([]float32, 16+(L+2)*S+512+S+(L+1)*16+384+32*N+144+L*128*2+L*16))
-	sts, buf := buf[:(L+1)*S], buf[(L+1)*S+512:]
+	buf := align64(make([]float32, 16+(L+2)*S+S+(L+1)*16+384+32*N+144+L*128*2+L*16))
+	sts, buf := buf[:(L+1)*S], buf[(L+1)*S:]
 	gh, buf := buf[:S], buf[S:]
 	dec, buf := buf[:(L+1)*16], buf[(L+1)*16:]
 	scr, buf := buf[:384+32*N], buf[384+32*N:]
