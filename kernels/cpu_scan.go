@@ -409,8 +409,8 @@ func (c *CPU) ScanFwd(s ScanShape, x, dt, A, B, C, D, y, final Buffer, rev bool)
 		return a.err
 	}
 	items := s.Batch * s.H // (b, h)
-	if k.lanes {
-		items = s.Batch * s.H / laneHeads // (b, block of 16 heads)
+	if lg, ok := laneGeomOf(s); k.lanes && ok {
+		items = s.Batch * s.H / lg.heads // (b, block of heads)
 	}
 	c.parallel(items, k)
 	k.scanArgs = scanArgs{}

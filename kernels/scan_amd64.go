@@ -43,7 +43,7 @@ func scanBwd16AVX512(gh, cur, x, gy, gx, B, C, gB, gC, dec, dts, out, scr unsafe
 var scanLanesAvailable = scanAVX512Available
 
 //go:noescape
-func scanDtALanes512(dst, dt, A unsafe.Pointer, sdt, n int)
+func scanDtALanes512(dst, dt, A unsafe.Pointer, sdt, n, m int)
 
 //go:noescape
 func scanFwdLanes512(st, x, y, B, C, dec, dt, De unsafe.Pointer, sx, sb, sdt, n, nb int)
@@ -53,3 +53,12 @@ func scanStepsLanes512(src, dst, x, B, dec, dt unsafe.Pointer, ds, sx, sb, sdt, 
 
 //go:noescape
 func scanBwdLanes512(gh, cur, x, gy, gx, B, C, gB, gC, dec, dt, gdt, A, scr, acc unsafe.Pointer, sx, sb, sdt, n, nb int)
+
+//go:noescape
+func scanFwdLanes4x512(st, x, y, B, C, dec, dt, De unsafe.Pointer, sx, sb, sdt, n int)
+
+//go:noescape
+func scanStepsLanes4x512(src, dst, x, B, dec, dt unsafe.Pointer, ds, sx, sb, sdt, n int)
+
+//go:noescape
+func scanBwdLanes4x512(gh, cur, x, gy, gx, B, C, gB, gC, dec, dt, gdt, A, scr, acc unsafe.Pointer, sx, sb, sdt, n int)

@@ -45,7 +45,7 @@ func scanBwd16AVX512(gh, cur, x, gy, gx, B, C, gB, gC, dec, dts, out, scr unsafe
 // scanLanesAvailable is false for the same reason.
 const scanLanesAvailable = false
 
-func scanDtALanes512(dst, dt, A unsafe.Pointer, sdt, n int) {
+func scanDtALanes512(dst, dt, A unsafe.Pointer, sdt, n, m int) {
 	panic("kernels: scan assembly called in a build without it")
 }
 
@@ -58,5 +58,17 @@ func scanStepsLanes512(src, dst, x, B, dec, dt unsafe.Pointer, ds, sx, sb, sdt, 
 }
 
 func scanBwdLanes512(gh, cur, x, gy, gx, B, C, gB, gC, dec, dt, gdt, A, scr, acc unsafe.Pointer, sx, sb, sdt, n, nb int) {
+	panic("kernels: scan assembly called in a build without it")
+}
+
+func scanFwdLanes4x512(st, x, y, B, C, dec, dt, De unsafe.Pointer, sx, sb, sdt, n int) {
+	panic("kernels: scan assembly called in a build without it")
+}
+
+func scanStepsLanes4x512(src, dst, x, B, dec, dt unsafe.Pointer, ds, sx, sb, sdt, n int) {
+	panic("kernels: scan assembly called in a build without it")
+}
+
+func scanBwdLanes4x512(gh, cur, x, gy, gx, B, C, gB, gC, dec, dt, gdt, A, scr, acc unsafe.Pointer, sx, sb, sdt, n int) {
 	panic("kernels: scan assembly called in a build without it")
 }

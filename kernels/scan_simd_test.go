@@ -186,12 +186,13 @@ func testScanPaths(t *testing.T, c *CPU, k *scanRun, covered bool) {
 }
 
 // lanesShape reports whether s is a shape of the lanes path.
-func lanesShape(s ScanShape) bool { return s.P == 8 && s.N%16 == 0 && (s.H/s.G)%laneHeads == 0 }
+func lanesShape(s ScanShape) bool { _, ok := laneGeomOf(s); return ok }
 
-// TestScanLanesPath runs the shapes of the lanes path (P = 8, N a multiple
-// of 16, 16 or 32 heads per group, one or two groups) on every path:
-// lengths 1, within one chunk, across chunks and not a multiple of the
-// chunk, both directions, with and without D.
+// TestScanLanesPath runs the shapes of the lanes path on every path: the
+// node geometry (P = 8, N 16 or 32, 16 or 32 heads per group) and the
+// edge geometry (P = 4, N = 8, 8 or 16 heads per group), one or two
+// groups, lengths 1, within one chunk, across chunks and not a multiple of
+// the chunk, both directions, with and without D.
 func TestScanLanesPath(t *testing.T) {
 	if !scanLanesAvailable {
 		t.Log("no lanes path in this build or on this CPU: the other paths only")
@@ -201,19 +202,25 @@ func TestScanLanesPath(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	Ls := []int{1, 5, 32, 33, 70}
 	idx := 0
+	type geom struct{ H, G, P, N int }
+	var gs []geom
 	for _, hg := range [][2]int{{16, 1}, {32, 1}, {32, 2}} {
-		for _, N := range []int{16, 32} {
-			for v := 0; v < 4; v++ {
-				rev, withD := v&1 == 1, v&2 == 2
-				idx++
-				s := ScanShape{Batch: 1 + idx%3, L: Ls[idx%len(Ls)], H: hg[0], P: 8, G: hg[1], N: N}
-				if !lanesShape(s) {
-					t.Fatalf("%+v is not a lanes shape", s)
-				}
-				name := fmt.Sprintf("H%d/G%d/N%d/L%d/B%d/rev=%v/D=%v", s.H, s.G, N, s.L, s.Batch, rev, withD)
-				k := newScanRun(r, s, rev, withD)
-				t.Run(name, func(t *testing.T) { testScanPaths(t, c, k, true) })
+		gs = append(gs, geom{hg[0], hg[1], 8, 16}, geom{hg[0], hg[1], 8, 32})
+	}
+	for _, hg := range [][2]int{{8, 1}, {16, 1}, {16, 2}} {
+		gs = append(gs, geom{hg[0], hg[1], 4, 8})
+	}
+	for _, ge := range gs {
+		for v := 0; v < 4; v++ {
+			rev, withD := v&1 == 1, v&2 == 2
+			idx++
+			s := ScanShape{Batch: 1 + idx%3, L: Ls[idx%len(Ls)], H: ge.H, P: ge.P, G: ge.G, N: ge.N}
+			if !lanesShape(s) {
+				t.Fatalf("%+v is not a lanes shape", s)
 			}
+			name := fmt.Sprintf("H%d/G%d/P%d/N%d/L%d/B%d/rev=%v/D=%v", s.H, s.G, s.P, s.N, s.L, s.Batch, rev, withD)
+			k := newScanRun(r, s, rev, withD)
+			t.Run(name, func(t *testing.T) { testScanPaths(t, c, k, true) })
 		}
 	}
 }
@@ -235,6 +242,9 @@ func TestScanPathsRun(t *testing.T) {
 	}
 	if node := (ScanShape{Batch: 76, L: 960, H: 16, P: 8, G: 1, N: 16}); c.useLanes(node) != scanLanesAvailable {
 		t.Fatalf("node shape: useLanes %v, want %v", c.useLanes(node), scanLanesAvailable)
+	}
+	if edge := (ScanShape{Batch: 684, L: 960, H: 8, P: 4, G: 1, N: 8}); c.useLanes(edge) != scanLanesAvailable {
+		t.Fatalf("edge shape: useLanes %v, want %v", c.useLanes(edge), scanLanesAvailable)
 	}
 	if c.useLanes(s) {
 		t.Fatal("one head per group must not take the lanes path")

@@ -178,6 +178,42 @@ DATA tidx<>+56(SB)/4, $11
 DATA tidx<>+60(SB)/4, $15
 GLOBL tidx<>(SB), RODATA|NOPTR, $64
 
+// l4idx<>: the lane index vectors of the edge geometry (P = 4): vector j,
+// lane l takes head 4j + l/4 of an 8-head row (VPERMPS).
+DATA l4idx<>+0(SB)/4, $0
+DATA l4idx<>+4(SB)/4, $0
+DATA l4idx<>+8(SB)/4, $0
+DATA l4idx<>+12(SB)/4, $0
+DATA l4idx<>+16(SB)/4, $1
+DATA l4idx<>+20(SB)/4, $1
+DATA l4idx<>+24(SB)/4, $1
+DATA l4idx<>+28(SB)/4, $1
+DATA l4idx<>+32(SB)/4, $2
+DATA l4idx<>+36(SB)/4, $2
+DATA l4idx<>+40(SB)/4, $2
+DATA l4idx<>+44(SB)/4, $2
+DATA l4idx<>+48(SB)/4, $3
+DATA l4idx<>+52(SB)/4, $3
+DATA l4idx<>+56(SB)/4, $3
+DATA l4idx<>+60(SB)/4, $3
+DATA l4idx<>+64(SB)/4, $4
+DATA l4idx<>+68(SB)/4, $4
+DATA l4idx<>+72(SB)/4, $4
+DATA l4idx<>+76(SB)/4, $4
+DATA l4idx<>+80(SB)/4, $5
+DATA l4idx<>+84(SB)/4, $5
+DATA l4idx<>+88(SB)/4, $5
+DATA l4idx<>+92(SB)/4, $5
+DATA l4idx<>+96(SB)/4, $6
+DATA l4idx<>+100(SB)/4, $6
+DATA l4idx<>+104(SB)/4, $6
+DATA l4idx<>+108(SB)/4, $6
+DATA l4idx<>+112(SB)/4, $7
+DATA l4idx<>+116(SB)/4, $7
+DATA l4idx<>+120(SB)/4, $7
+DATA l4idx<>+124(SB)/4, $7
+GLOBL l4idx<>(SB), RODATA|NOPTR, $128
+
 // FLANE advances lane vector j of state element n (AX) in the forward and
 // accumulates C[n]·state into y.
 #define FLANE(off, Dj, Xj, Yj) \
@@ -193,20 +229,67 @@ GLOBL tidx<>(SB), RODATA|NOPTR, $64
 	VMOVUPS     Z26, off(R10)
 
 
-// func scanDtALanes512(dst, dt, A unsafe.Pointer, sdt, n int)
-// dst[16i+l] = dt[i·sdt/4 + l]·A[l] for i < n: the exponents of the
-// block's decays, gathered into contiguous rows (expScaleAVX with a = 1
-// then takes the exp in place).
-TEXT ·scanDtALanes512(SB), NOSPLIT, $0-40
+// BLOCALS and BADVANCE are shared by the two reverse loops (same
+// arguments up to n at 144(FP); locals: x, gy, gx, gB, gC, dec, dt, gdt
+// row pointers at 0…56(SP), steps left at 64(SP)): BLOCALS copies the
+// pointers to the locals, BADVANCE moves them (and B at SI, C at DI) to
+// the previous step.
+#define BLOCALS \
+	MOVQ x+16(FP), AX;   \
+	MOVQ AX, 0(SP);      \
+	MOVQ gy+24(FP), AX;  \
+	MOVQ AX, 8(SP);      \
+	MOVQ gx+32(FP), AX;  \
+	MOVQ AX, 16(SP);     \
+	MOVQ gB+56(FP), AX;  \
+	MOVQ AX, 24(SP);     \
+	MOVQ gC+64(FP), AX;  \
+	MOVQ AX, 32(SP);     \
+	MOVQ dec+72(FP), AX; \
+	MOVQ AX, 40(SP);     \
+	MOVQ dt+80(FP), AX;  \
+	MOVQ AX, 48(SP);     \
+	MOVQ gdt+88(FP), AX; \
+	MOVQ AX, 56(SP);     \
+	MOVQ n+144(FP), AX;  \
+	MOVQ AX, 64(SP)
+
+#define BADVANCE \
+	MOVQ sx+120(FP), AX;  \
+	ADDQ AX, 0(SP);       \
+	ADDQ AX, 8(SP);       \
+	ADDQ AX, 16(SP);      \
+	MOVQ sb+128(FP), AX;  \
+	ADDQ AX, SI;          \
+	ADDQ AX, DI;          \
+	ADDQ AX, 24(SP);      \
+	ADDQ AX, 32(SP);      \
+	MOVQ sdt+136(FP), AX; \
+	ADDQ AX, 48(SP);      \
+	ADDQ AX, 56(SP);      \
+	SUBQ $64, 40(SP)
+
+// func scanDtALanes512(dst, dt, A unsafe.Pointer, sdt, n, m int)
+// dst[16i+l] = dt[i·sdt/4 + l]·A[l] for i < n and l < m (m = 16 or 8
+// heads; lanes from m on are 0 and nothing past m floats is read): the
+// exponents of the block's decays, gathered into contiguous rows
+// (expScaleAVX with a = 1 then takes the exp in place).
+TEXT ·scanDtALanes512(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
 	MOVQ dt+8(FP), SI
 	MOVQ A+16(FP), AX
 	MOVQ sdt+24(FP), DX
+	MOVQ m+40(FP), CX
+	MOVQ $1, R8
+	SHLQ CX, R8
+	DECQ R8
+	KMOVW R8, K1
 	MOVQ n+32(FP), CX
-	VMOVUPS (AX), Z0
+	VMOVUPS.Z (AX), K1, Z0
 
 dtaloop:
-	VMULPS (SI), Z0, Z1
+	VMOVUPS.Z (SI), K1, Z1
+	VMULPS  Z1, Z0, Z1
 	VMOVUPS Z1, (DI)
 	ADDQ DX, SI
 	ADDQ $64, DI
@@ -493,24 +576,7 @@ lsn:
 // scr: D per lane (8 zmm, set by the caller), then per-step scratch and
 // the 2·N gB/gC accumulators. N a multiple of 16.
 TEXT ·scanBwdLanes512(SB), NOSPLIT, $80-160
-	MOVQ x+16(FP), AX
-	MOVQ AX, 0(SP)
-	MOVQ gy+24(FP), AX
-	MOVQ AX, 8(SP)
-	MOVQ gx+32(FP), AX
-	MOVQ AX, 16(SP)
-	MOVQ gB+56(FP), AX
-	MOVQ AX, 24(SP)
-	MOVQ gC+64(FP), AX
-	MOVQ AX, 32(SP)
-	MOVQ dec+72(FP), AX
-	MOVQ AX, 40(SP)
-	MOVQ dt+80(FP), AX
-	MOVQ AX, 48(SP)
-	MOVQ gdt+88(FP), AX
-	MOVQ AX, 56(SP)
-	MOVQ n+144(FP), AX
-	MOVQ AX, 64(SP)
+	BLOCALS
 	MOVQ nb+152(FP), AX
 	SHLQ $7, AX
 	MOVQ AX, 72(SP)        // N·512: one state
@@ -632,19 +698,7 @@ lbred:
 	CMPQ CX, nb+152(FP)
 	JLT  lbred
 
-	MOVQ sx+120(FP), AX
-	ADDQ AX, 0(SP)
-	ADDQ AX, 8(SP)
-	ADDQ AX, 16(SP)
-	MOVQ sb+128(FP), AX
-	ADDQ AX, SI
-	ADDQ AX, DI
-	ADDQ AX, 24(SP)
-	ADDQ AX, 32(SP)
-	MOVQ sdt+136(FP), AX
-	ADDQ AX, 48(SP)
-	ADDQ AX, 56(SP)
-	SUBQ $64, 40(SP)
+	BADVANCE
 	MOVQ 72(SP), AX
 	SUBQ AX, R9
 	SUBQ AX, R10
@@ -653,3 +707,345 @@ lbred:
 	VZEROUPPER
 	RET
 
+// The edge stream's geometry (P = 4, N = 8, 8 heads per block): a step's
+// x row of the block is 2 zmm (32 lanes, each 128-bit quarter one head),
+// and the whole state (8 × 2 zmm) or gradient state stays in Z0-Z15
+// across the steps of a call. l4idx spreads 8 per-head values over the
+// lanes; head sums are within-quarter adds (PAIRS) and the tidx
+// transpose. Rows of 8 heads (dt, A, gdt) are read and written through
+// the mask K1 = 0xFF.
+
+// E4PREP sets Z16, Z17 to lane vectors 0 and 1 of the decay row at dec
+// and Z18, Z19 to dt·x (dt row at R8 through K1, x at BX); Z26, Z27 are
+// clobbered.
+#define E4PREP(dec) \
+	VMOVUPS   l4idx<>+0(SB), Z26;  \
+	VPERMPS   dec, Z26, Z16;       \
+	VMOVUPS.Z (R8), K1, Z27;       \
+	VPERMPS   Z27, Z26, Z26;       \
+	VMULPS    0(BX), Z26, Z18;     \
+	VMOVUPS   l4idx<>+64(SB), Z26; \
+	VPERMPS   dec, Z26, Z17;       \
+	VPERMPS   Z27, Z26, Z26;       \
+	VMULPS    64(BX), Z26, Z19
+
+// E4STEP advances state element n (off = 4n into B at SI):
+// S = D·S + dt·x·B[n] for both lane vectors.
+#define E4STEP(off, S0, S1) \
+	VMULPS.BCST off(SI), Z18, Z30; \
+	VFMADD213PS Z30, Z16, S0;      \
+	VMULPS.BCST off(SI), Z19, Z31; \
+	VFMADD213PS Z31, Z17, S1
+
+// E4Y accumulates C[n]·S into y (off = 4n into C at DI).
+#define E4Y(off, S0, S1, Ya, Yb) \
+	VFMADD231PS.BCST off(DI), S0, Ya; \
+	VFMADD231PS.BCST off(DI), S1, Yb
+
+// E4LOAD and E4STORE move the 16-register state at reg.
+#define E4LOAD(reg) \
+	VMOVUPS 0(reg), Z0;    \
+	VMOVUPS 64(reg), Z1;   \
+	VMOVUPS 128(reg), Z2;  \
+	VMOVUPS 192(reg), Z3;  \
+	VMOVUPS 256(reg), Z4;  \
+	VMOVUPS 320(reg), Z5;  \
+	VMOVUPS 384(reg), Z6;  \
+	VMOVUPS 448(reg), Z7;  \
+	VMOVUPS 512(reg), Z8;  \
+	VMOVUPS 576(reg), Z9;  \
+	VMOVUPS 640(reg), Z10; \
+	VMOVUPS 704(reg), Z11; \
+	VMOVUPS 768(reg), Z12; \
+	VMOVUPS 832(reg), Z13; \
+	VMOVUPS 896(reg), Z14; \
+	VMOVUPS 960(reg), Z15
+
+#define E4STORE(reg) \
+	VMOVUPS Z0, 0(reg);    \
+	VMOVUPS Z1, 64(reg);   \
+	VMOVUPS Z2, 128(reg);  \
+	VMOVUPS Z3, 192(reg);  \
+	VMOVUPS Z4, 256(reg);  \
+	VMOVUPS Z5, 320(reg);  \
+	VMOVUPS Z6, 384(reg);  \
+	VMOVUPS Z7, 448(reg);  \
+	VMOVUPS Z8, 512(reg);  \
+	VMOVUPS Z9, 576(reg);  \
+	VMOVUPS Z10, 640(reg); \
+	VMOVUPS Z11, 704(reg); \
+	VMOVUPS Z12, 768(reg); \
+	VMOVUPS Z13, 832(reg); \
+	VMOVUPS Z14, 896(reg); \
+	VMOVUPS Z15, 960(reg)
+
+// E4STEPS advances all 8 state elements.
+#define E4STEPS \
+	E4STEP(0, Z0, Z1);   \
+	E4STEP(4, Z2, Z3);   \
+	E4STEP(8, Z4, Z5);   \
+	E4STEP(12, Z6, Z7);  \
+	E4STEP(16, Z8, Z9);  \
+	E4STEP(20, Z10, Z11); \
+	E4STEP(24, Z12, Z13); \
+	E4STEP(28, Z14, Z15)
+
+// MASK8 sets K1 to the low 8 lanes.
+#define MASK8 \
+	MOVQ  $0xFF, AX; \
+	KMOVW AX, K1
+
+// func scanFwdLanes4x512(st, x, y, B, C, dec, dt, De unsafe.Pointer, sx, sb, sdt, n int)
+// scanFwdLanes512 for the edge geometry: the state at st (16 zmm, n-major)
+// is loaded, advanced over n steps in registers and stored back.
+TEXT ·scanFwdLanes4x512(SB), NOSPLIT, $0-96
+	MOVQ st+0(FP), R11
+	MOVQ x+8(FP), BX
+	MOVQ y+16(FP), DX
+	MOVQ B+24(FP), SI
+	MOVQ C+32(FP), DI
+	MOVQ dec+40(FP), R9
+	MOVQ dt+48(FP), R8
+	MOVQ De+56(FP), R10
+	MOVQ n+88(FP), R12
+	MASK8
+	E4LOAD(R11)
+
+l4fstep:
+	E4PREP((R9))
+	VMOVUPS 0(BX), Z26
+	VMULPS  0(R10), Z26, Z20 // D·x
+	VMOVUPS 64(BX), Z26
+	VMULPS  64(R10), Z26, Z21
+	VPXORD  Z22, Z22, Z22
+	VPXORD  Z23, Z23, Z23
+	E4STEPS
+	E4Y(0, Z0, Z1, Z20, Z21)
+	E4Y(4, Z2, Z3, Z22, Z23)
+	E4Y(8, Z4, Z5, Z20, Z21)
+	E4Y(12, Z6, Z7, Z22, Z23)
+	E4Y(16, Z8, Z9, Z20, Z21)
+	E4Y(20, Z10, Z11, Z22, Z23)
+	E4Y(24, Z12, Z13, Z20, Z21)
+	E4Y(28, Z14, Z15, Z22, Z23)
+	VADDPS  Z22, Z20, Z20
+	VADDPS  Z23, Z21, Z21
+	VMOVUPS Z20, 0(DX)
+	VMOVUPS Z21, 64(DX)
+	ADDQ sx+64(FP), BX
+	ADDQ sx+64(FP), DX
+	ADDQ sb+72(FP), SI
+	ADDQ sb+72(FP), DI
+	ADDQ sdt+80(FP), R8
+	ADDQ $64, R9
+	DECQ R12
+	JNZ  l4fstep
+	E4STORE(R11)
+	VZEROUPPER
+	RET
+
+// func scanStepsLanes4x512(src, dst, x, B, dec, dt unsafe.Pointer, ds, sx, sb, sdt, n int)
+// scanStepsLanes512 for the edge geometry: the state from src advanced
+// over n steps in registers, stored after every step at dst, dst+ds, …
+// (ds ≠ 0) or once at the end at dst (ds = 0).
+TEXT ·scanStepsLanes4x512(SB), NOSPLIT, $0-88
+	MOVQ src+0(FP), AX
+	E4LOAD(AX)
+	MOVQ dst+8(FP), DI
+	MOVQ x+16(FP), BX
+	MOVQ B+24(FP), SI
+	MOVQ dec+32(FP), R9
+	MOVQ dt+40(FP), R8
+	MOVQ ds+48(FP), DX
+	MOVQ n+80(FP), R12
+	MASK8
+
+l4sstep:
+	E4PREP((R9))
+	E4STEPS
+	TESTQ DX, DX
+	JZ    l4snext
+	E4STORE(DI)
+	ADDQ  DX, DI
+
+l4snext:
+	ADDQ sx+56(FP), BX
+	ADDQ sb+64(FP), SI
+	ADDQ sdt+72(FP), R8
+	ADDQ $64, R9
+	DECQ R12
+	JNZ  l4sstep
+	TESTQ DX, DX
+	JNZ   l4sdone
+	E4STORE(DI)
+
+l4sdone:
+	VZEROUPPER
+	RET
+
+// E4BACK is state element n of the edge reverse loop (off = 128n into
+// the states at R9 and R10, offB = 4n into B at SI and C at DI, offA =
+// 64n into the accumulators at R11): gh = decay·gh + gy·C[n] in
+// registers, gC[n] and gB[n] accumulators stored, Σn B[n]·gh (Z22, Z23)
+// and Σn gh·h_prev (Z28, Z29) accumulated.
+#define E4BACK(off, off64, offB, offA, G0, G1) \
+	VMULPS      Z16, G0, G0;               \
+	VFMADD231PS.BCST offB(DI), Z20, G0;    \
+	VMULPS      Z17, G1, G1;               \
+	VFMADD231PS.BCST offB(DI), Z21, G1;    \
+	VMULPS      off(R9), Z20, Z24;         \
+	VFMADD231PS off64(R9), Z21, Z24;       \
+	VMOVUPS     Z24, 640+offA(R11);        \
+	VMULPS      G0, Z18, Z25;              \
+	VFMADD231PS G1, Z19, Z25;              \
+	VMOVUPS     Z25, 128+offA(R11);        \
+	VFMADD231PS.BCST offB(SI), G0, Z22;    \
+	VFMADD231PS.BCST offB(SI), G1, Z23;    \
+	VFMADD231PS off(R10), G0, Z28;         \
+	VFMADD231PS off64(R10), G1, Z29
+
+// TREE8N sums each of Z16…Z23 (16 lanes each) into lane n of Z26 (n <
+// 8; Z16…Z25 clobbered): two PAIRF levels leave quarter k of Z16 (Z20)
+// holding vector k (4+k), two PAIRS levels lane 4k holding vector k and
+// lane 4k+1 vector 4+k, put in order by tidx.
+#define TREE8N \
+	PAIRF(Z16, Z17, Z24, Z25); \
+	PAIRF(Z18, Z19, Z24, Z25); \
+	PAIRF(Z20, Z21, Z24, Z25); \
+	PAIRF(Z22, Z23, Z24, Z25); \
+	PAIRF(Z16, Z18, Z24, Z25); \
+	PAIRF(Z20, Z22, Z24, Z25); \
+	PAIRS(Z16, Z20, Z24, Z25); \
+	PAIRS(Z16, Z16, Z24, Z25); \
+	VMOVUPS tidx<>(SB), Z24;   \
+	VPERMPS Z16, Z24, Z26
+
+// LOAD8 loads the 8 vectors at reg into Z16…Z23.
+#define LOAD8(reg) \
+	VMOVUPS 0(reg), Z16;   \
+	VMOVUPS 64(reg), Z17;  \
+	VMOVUPS 128(reg), Z18; \
+	VMOVUPS 192(reg), Z19; \
+	VMOVUPS 256(reg), Z20; \
+	VMOVUPS 320(reg), Z21; \
+	VMOVUPS 384(reg), Z22; \
+	VMOVUPS 448(reg), Z23
+
+// func scanBwdLanes4x512(gh, cur, x, gy, gx, B, C, gB, gC, dec, dt, gdt, A, scr, acc unsafe.Pointer, sx, sb, sdt, n int)
+// scanBwdLanes512 for the edge geometry: the gradient state at gh (16
+// zmm) is loaded, carried in Z0-Z15 over the n steps and stored back;
+// cur moves back 1 KiB (one state) per step. scr: D per lane (2 zmm), then
+// the 8 gB and 8 gC accumulators; acc: Σ gy·x per lane (32 floats), then
+// Σ dt·a·gh·h_prev per head (8 floats, in a 16-float row).
+TEXT ·scanBwdLanes4x512(SB), NOSPLIT, $72-152
+	BLOCALS
+	MOVQ gh+0(FP), AX
+	E4LOAD(AX)
+	MOVQ cur+8(FP), R9
+	LEAQ -1024(R9), R10     // h_prev
+	MOVQ B+40(FP), SI
+	MOVQ C+48(FP), DI
+	MOVQ scr+104(FP), R11
+	MASK8
+
+l4bstep:
+	MOVQ sx+120(FP), CX
+	SHLQ $2, CX
+	MOVQ 0(SP), AX
+	PREFETCHT0 0(AX)(CX*1)
+	PREFETCHT0 64(AX)(CX*1)
+	MOVQ 8(SP), AX
+	PREFETCHT0 0(AX)(CX*1)
+	PREFETCHT0 64(AX)(CX*1)
+	MOVQ 16(SP), AX
+	PREFETCHT0 0(AX)(CX*1)
+	PREFETCHT0 64(AX)(CX*1)
+	MOVQ 40(SP), AX
+	MOVQ 48(SP), R8
+	MOVQ 0(SP), BX
+	E4PREP(64(AX))          // the next step's decay; dt·x into Z18, Z19
+	MOVQ 8(SP), DX
+	VMOVUPS 0(DX), Z20      // gy
+	VMOVUPS 64(DX), Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	E4BACK(0, 64, 0, 0, Z0, Z1)
+	E4BACK(128, 192, 4, 64, Z2, Z3)
+	E4BACK(256, 320, 8, 128, Z4, Z5)
+	E4BACK(384, 448, 12, 192, Z6, Z7)
+	E4BACK(512, 576, 16, 256, Z8, Z9)
+	E4BACK(640, 704, 20, 320, Z10, Z11)
+	E4BACK(768, 832, 24, 384, Z12, Z13)
+	E4BACK(896, 960, 28, 448, Z14, Z15)
+
+	// gx = dt·Σn B·gh + D·gy; gD lanes += gy·x; Σn B·gh scaled by x.
+	VMOVUPS.Z (R8), K1, Z26
+	VMOVUPS l4idx<>+0(SB), Z27
+	VPERMPS Z26, Z27, Z24
+	VMULPS  Z22, Z24, Z24
+	VFMADD231PS 0(R11), Z20, Z24
+	MOVQ 16(SP), DX
+	VMOVUPS Z24, 0(DX)
+	VMOVUPS l4idx<>+64(SB), Z27
+	VPERMPS Z26, Z27, Z25
+	VMULPS  Z23, Z25, Z25
+	VFMADD231PS 64(R11), Z21, Z25
+	VMOVUPS Z25, 64(DX)
+	MOVQ acc+112(FP), R13
+	VMOVUPS 0(BX), Z24
+	VMOVUPS 0(R13), Z25
+	VFMADD231PS Z24, Z20, Z25
+	VMOVUPS Z25, 0(R13)
+	VMULPS  Z24, Z22, Z22
+	VMOVUPS 64(BX), Z24
+	VMOVUPS 64(R13), Z25
+	VFMADD231PS Z24, Z21, Z25
+	VMOVUPS Z25, 64(R13)
+	VMULPS  Z24, Z23, Z23
+
+	// Per-head sums (each head one 128-bit quarter), then gdt and gA.
+	PAIRS(Z22, Z23, Z24, Z25)
+	PAIRS(Z22, Z22, Z24, Z25)
+	VMOVUPS tidx<>(SB), Z27
+	VPERMPS Z22, Z27, Z22   // Σ x·(B·gh) per head, lanes 0-7
+	PAIRS(Z28, Z29, Z24, Z25)
+	PAIRS(Z28, Z28, Z24, Z25)
+	VPERMPS Z28, Z27, Z28   // Σ gh·h_prev per head
+	MOVQ 40(SP), AX
+	VMULPS (AX), Z28, Z28   // a·Σ gh·h_prev
+	MOVQ A+96(FP), CX
+	VMOVUPS.Z (CX), K1, Z24
+	VFMADD231PS Z24, Z28, Z22
+	MOVQ 56(SP), CX
+	VMOVUPS Z22, K1, (CX)   // gdt
+	VMOVUPS 128(R13), Z25
+	VFMADD231PS Z26, Z28, Z25
+	VMOVUPS Z25, 128(R13)   // gA += dt·a·Σ gh·h_prev
+
+	// gB and gC rows += their accumulators summed over the 32 lanes.
+	LEAQ 128(R11), AX
+	LOAD8(AX)
+	TREE8N
+	MOVQ 24(SP), AX
+	VMOVUPS.Z (AX), K1, Z27
+	VADDPS  Z27, Z26, Z26
+	VMOVUPS Z26, K1, (AX)
+	LEAQ 640(R11), AX
+	LOAD8(AX)
+	TREE8N
+	MOVQ 32(SP), AX
+	VMOVUPS.Z (AX), K1, Z27
+	VADDPS  Z27, Z26, Z26
+	VMOVUPS Z26, K1, (AX)
+
+	BADVANCE
+	SUBQ $1024, R9
+	SUBQ $1024, R10
+	DECQ 64(SP)
+	JNZ  l4bstep
+	MOVQ gh+0(FP), AX
+	E4STORE(AX)
+	VZEROUPPER
+	RET

@@ -28,8 +28,8 @@ func BenchmarkScanLanesKernels(b *testing.B) {
 	gdt := buf[:L*16]
 	gB, gC := make([]float32, L*N), make([]float32, L*N)
 	a := scanArgs{s: s, x: k.x, dt: k.dt, A: k.A, D: k.D}
-	a.laneDecays(dec, 0, 0)
-	a.laneD(scr, 0)
+	a.laneDecays(dec, 0, 0, laneHeads)
+	a.laneD(scr, laneNode, 0)
 	sx, sb, sdt := a.laneStrides()
 	for _, c := range []struct {
 		name string
