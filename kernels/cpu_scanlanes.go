@@ -27,6 +27,7 @@ const laneHeads = 16
 // headdim (lanes = heads·P).
 type laneGeom struct{ heads, P int }
 
+// The two geometries (read-only).
 var (
 	laneNode = laneGeom{heads: laneHeads, P: 8} // P = 8, N a multiple of 16
 	laneEdge = laneGeom{heads: 8, P: 4}         // P = 4, N = 8
@@ -47,9 +48,10 @@ func laneGeomOf(s ScanShape) (laneGeom, bool) {
 	return laneGeom{}, false
 }
 
-// scanLaneCk is the chunk length of the lanes path's backward: a chunk's
-// states take (scanLaneCk+1)·N·512 bytes (264 KiB at N = 16), the
-// checkpoints L/scanLaneCk·N·512 (240 KiB at L = 960).
+// scanLaneCk is the chunk length of the lanes path's backward: in the node
+// geometry a chunk's states take (scanLaneCk+1)·N·512 bytes (264 KiB at
+// N = 16) and the checkpoints L/scanLaneCk·N·512 (240 KiB at L = 960);
+// the edge geometry's states are 1 KiB each.
 const scanLaneCk = 32
 
 // useLanes reports whether shape s takes the lanes path on c.
