@@ -451,6 +451,44 @@ lsn:
 	VZEROUPPER
 	RET
 
+// LOADZ16 and STOREZ16 move the 16 vectors at reg to and from Z0…Z15
+// (the reductions' accumulators, the edge geometry's state).
+#define LOADZ16(reg) \
+	VMOVUPS 0(reg), Z0;    \
+	VMOVUPS 64(reg), Z1;   \
+	VMOVUPS 128(reg), Z2;  \
+	VMOVUPS 192(reg), Z3;  \
+	VMOVUPS 256(reg), Z4;  \
+	VMOVUPS 320(reg), Z5;  \
+	VMOVUPS 384(reg), Z6;  \
+	VMOVUPS 448(reg), Z7;  \
+	VMOVUPS 512(reg), Z8;  \
+	VMOVUPS 576(reg), Z9;  \
+	VMOVUPS 640(reg), Z10; \
+	VMOVUPS 704(reg), Z11; \
+	VMOVUPS 768(reg), Z12; \
+	VMOVUPS 832(reg), Z13; \
+	VMOVUPS 896(reg), Z14; \
+	VMOVUPS 960(reg), Z15
+
+#define STOREZ16(reg) \
+	VMOVUPS Z0, 0(reg);    \
+	VMOVUPS Z1, 64(reg);   \
+	VMOVUPS Z2, 128(reg);  \
+	VMOVUPS Z3, 192(reg);  \
+	VMOVUPS Z4, 256(reg);  \
+	VMOVUPS Z5, 320(reg);  \
+	VMOVUPS Z6, 384(reg);  \
+	VMOVUPS Z7, 448(reg);  \
+	VMOVUPS Z8, 512(reg);  \
+	VMOVUPS Z9, 576(reg);  \
+	VMOVUPS Z10, 640(reg); \
+	VMOVUPS Z11, 704(reg); \
+	VMOVUPS Z12, 768(reg); \
+	VMOVUPS Z13, 832(reg); \
+	VMOVUPS Z14, 896(reg); \
+	VMOVUPS Z15, 960(reg)
+
 // PAIRF folds two vectors into a: 128-bit quarters 0 and 2 of a and b
 // plus quarters 1 and 3 (a's in the low half, b's in the high half).
 #define PAIRF(a, b, t0, t1) \
@@ -502,25 +540,6 @@ lsn:
 	PAIRS(Z0, Z8, Z16, Z17);   \
 	VMOVUPS tidx<>(SB), Z16;   \
 	VPERMPS Z0, Z16, Z18
-
-// LOAD16 loads the 16 vectors at R12 into Z0…Z15.
-#define LOAD16 \
-	VMOVUPS 0(R12), Z0;    \
-	VMOVUPS 64(R12), Z1;   \
-	VMOVUPS 128(R12), Z2;  \
-	VMOVUPS 192(R12), Z3;  \
-	VMOVUPS 256(R12), Z4;  \
-	VMOVUPS 320(R12), Z5;  \
-	VMOVUPS 384(R12), Z6;  \
-	VMOVUPS 448(R12), Z7;  \
-	VMOVUPS 512(R12), Z8;  \
-	VMOVUPS 576(R12), Z9;  \
-	VMOVUPS 640(R12), Z10; \
-	VMOVUPS 704(R12), Z11; \
-	VMOVUPS 768(R12), Z12; \
-	VMOVUPS 832(R12), Z13; \
-	VMOVUPS 896(R12), Z14; \
-	VMOVUPS 960(R12), Z15
 
 // BPREP sets up lane vector j for a step of the reverse loop: the next
 // step's decay (scr+512) and dt·x (scr+1024) into scratch, gy into GYj,
@@ -681,12 +700,12 @@ lbn:
 	XORQ CX, CX
 
 lbred:
-	LOAD16
+	LOADZ16(R12)
 	TREE16
 	VADDPS  (AX), Z18, Z18
 	VMOVUPS Z18, (AX)
 	ADDQ R13, R12
-	LOAD16
+	LOADZ16(R12)
 	TREE16
 	VADDPS  (BX), Z18, Z18
 	VMOVUPS Z18, (BX)
@@ -742,43 +761,6 @@ lbred:
 	VFMADD231PS.BCST off(DI), S0, Ya; \
 	VFMADD231PS.BCST off(DI), S1, Yb
 
-// E4LOAD and E4STORE move the 16-register state at reg.
-#define E4LOAD(reg) \
-	VMOVUPS 0(reg), Z0;    \
-	VMOVUPS 64(reg), Z1;   \
-	VMOVUPS 128(reg), Z2;  \
-	VMOVUPS 192(reg), Z3;  \
-	VMOVUPS 256(reg), Z4;  \
-	VMOVUPS 320(reg), Z5;  \
-	VMOVUPS 384(reg), Z6;  \
-	VMOVUPS 448(reg), Z7;  \
-	VMOVUPS 512(reg), Z8;  \
-	VMOVUPS 576(reg), Z9;  \
-	VMOVUPS 640(reg), Z10; \
-	VMOVUPS 704(reg), Z11; \
-	VMOVUPS 768(reg), Z12; \
-	VMOVUPS 832(reg), Z13; \
-	VMOVUPS 896(reg), Z14; \
-	VMOVUPS 960(reg), Z15
-
-#define E4STORE(reg) \
-	VMOVUPS Z0, 0(reg);    \
-	VMOVUPS Z1, 64(reg);   \
-	VMOVUPS Z2, 128(reg);  \
-	VMOVUPS Z3, 192(reg);  \
-	VMOVUPS Z4, 256(reg);  \
-	VMOVUPS Z5, 320(reg);  \
-	VMOVUPS Z6, 384(reg);  \
-	VMOVUPS Z7, 448(reg);  \
-	VMOVUPS Z8, 512(reg);  \
-	VMOVUPS Z9, 576(reg);  \
-	VMOVUPS Z10, 640(reg); \
-	VMOVUPS Z11, 704(reg); \
-	VMOVUPS Z12, 768(reg); \
-	VMOVUPS Z13, 832(reg); \
-	VMOVUPS Z14, 896(reg); \
-	VMOVUPS Z15, 960(reg)
-
 // E4STEPS advances all 8 state elements.
 #define E4STEPS \
 	E4STEP(0, Z0, Z1);   \
@@ -809,7 +791,7 @@ TEXT ·scanFwdLanes4x512(SB), NOSPLIT, $0-96
 	MOVQ De+56(FP), R10
 	MOVQ n+88(FP), R12
 	MASK8
-	E4LOAD(R11)
+	LOADZ16(R11)
 
 l4fstep:
 	E4PREP((R9))
@@ -840,7 +822,7 @@ l4fstep:
 	ADDQ $64, R9
 	DECQ R12
 	JNZ  l4fstep
-	E4STORE(R11)
+	STOREZ16(R11)
 	VZEROUPPER
 	RET
 
@@ -850,7 +832,7 @@ l4fstep:
 // (ds ≠ 0) or once at the end at dst (ds = 0).
 TEXT ·scanStepsLanes4x512(SB), NOSPLIT, $0-88
 	MOVQ src+0(FP), AX
-	E4LOAD(AX)
+	LOADZ16(AX)
 	MOVQ dst+8(FP), DI
 	MOVQ x+16(FP), BX
 	MOVQ B+24(FP), SI
@@ -865,7 +847,7 @@ l4sstep:
 	E4STEPS
 	TESTQ DX, DX
 	JZ    l4snext
-	E4STORE(DI)
+	STOREZ16(DI)
 	ADDQ  DX, DI
 
 l4snext:
@@ -877,7 +859,7 @@ l4snext:
 	JNZ  l4sstep
 	TESTQ DX, DX
 	JNZ   l4sdone
-	E4STORE(DI)
+	STOREZ16(DI)
 
 l4sdone:
 	VZEROUPPER
@@ -940,7 +922,7 @@ l4sdone:
 TEXT ·scanBwdLanes4x512(SB), NOSPLIT, $72-152
 	BLOCALS
 	MOVQ gh+0(FP), AX
-	E4LOAD(AX)
+	LOADZ16(AX)
 	MOVQ cur+8(FP), R9
 	LEAQ -1024(R9), R10     // h_prev
 	MOVQ B+40(FP), SI
@@ -1046,6 +1028,6 @@ l4bstep:
 	DECQ 64(SP)
 	JNZ  l4bstep
 	MOVQ gh+0(FP), AX
-	E4STORE(AX)
+	STOREZ16(AX)
 	VZEROUPPER
 	RET
